@@ -1,0 +1,64 @@
+# codetracer-recorder: every target a user or CI needs. `make help` lists them.
+# The interpreters are found by scripts/find-python (the machine's default python3 may be too old).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY312 := $(shell scripts/find-python 3.12 2>/dev/null)
+PY313 := $(shell scripts/find-python 3.13 2>/dev/null)
+VENV := .venv
+VENV313 := .venv-3.13
+SOURCES := Cargo.toml Cargo.lock pyproject.toml $(shell find src codetracer_recorder -name '*.rs' -o -name '*.py' -o -name '*.pyi' 2>/dev/null)
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+.PHONY: setup
+setup: $(VENV)/.installed ## make .venv (Python 3.12) with the recorder built and installed
+
+.PHONY: build-deps
+build-deps: ## install build prerequisites missing from a fresh machine (capnp, for runtime_tracing)
+	@command -v capnp >/dev/null || { echo "installing capnproto (needed to build runtime_tracing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq capnproto >/dev/null; }
+
+define make-venv
+	@test -n "$(2)" || { echo "error: no Python $(3) found; install it (e.g. pyenv install $(3))" >&2; exit 1; }
+	@test -x $(1)/bin/python || $(2) -m venv $(1)
+	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout
+	VIRTUAL_ENV=$(CURDIR)/$(1) PATH=$(CURDIR)/$(1)/bin:$$PATH $(1)/bin/maturin develop --release --quiet
+	@touch $(1)/.installed
+endef
+
+$(VENV)/.installed: $(SOURCES) | build-deps
+	$(call make-venv,$(VENV),$(PY312),3.12)
+
+$(VENV313)/.installed: $(SOURCES) | build-deps
+	$(call make-venv,$(VENV313),$(PY313),3.13)
+
+.PHONY: demo
+demo: setup ## record the programs in examples/ into ./trace-out and summarise them
+	@rm -rf trace-out
+	@for script in examples/*.py; do \
+	  name=$$(basename $$script .py); \
+	  $(VENV)/bin/python -m codetracer_recorder --trace-dir trace-out/$$name $$script > /dev/null || exit 1; \
+	done
+	@$(VENV)/bin/python -m codetracer_recorder.summary trace-out/*
+
+.PHONY: test
+test: test-rust test-python ## run every test: cargo test, then pytest on Python 3.12 and 3.13
+
+.PHONY: test-rust
+test-rust: setup ## Rust unit tests, and the reader test on traces of real programs
+	PYO3_PYTHON=$(PY312) LD_LIBRARY_PATH=$$($(PY312) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))') \
+	  CODETRACER_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --quiet
+
+.PHONY: test-python
+test-python: $(VENV)/.installed $(VENV313)/.installed ## pytest on Python 3.12 and 3.13
+	$(VENV)/bin/python -m pytest -q
+	$(VENV313)/bin/python -m pytest -q
+
+.PHONY: clean
+clean: ## remove the virtualenvs, build output and traces
+	rm -rf $(VENV) $(VENV313) target trace-out codetracer_recorder/*.so

@@ -1,0 +1,35 @@
+//! `codetracer_recorder._native`: the Rust core of the recorder. Wiring only; each
+//! concept lives in its own module (see `../shared/DESIGN.md` for the map).
+
+mod api;
+pub mod errors;
+mod ffi;
+mod gil_cell;
+mod monitoring;
+pub mod recorder;
+pub mod trace_check;
+
+use pyo3::prelude::*;
+
+use ffi::exceptions;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("TOOL_ID", monitoring::TOOL_ID)?;
+    m.add("RecorderError", py.get_type::<exceptions::RecorderError>())?;
+    m.add("UsageError", py.get_type::<exceptions::UsageError>())?;
+    m.add("EnvironmentError", py.get_type::<exceptions::EnvironmentError>())?;
+    m.add("TargetError", py.get_type::<exceptions::TargetError>())?;
+    m.add("InternalError", py.get_type::<exceptions::InternalError>())?;
+    m.add("ERROR_CODES", errors::ErrorCode::ALL.map(|c| c.as_str()).to_vec())?;
+    m.add_function(wrap_pyfunction!(api::start_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(api::stop_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(api::flush_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(api::is_recording, m)?)?;
+    m.add_function(wrap_pyfunction!(api::active_trace_id, m)?)?;
+    m.add_function(wrap_pyfunction!(api::trace_summary, m)?)?;
+    m.add_function(wrap_pyfunction!(api::trace_events_json, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! One call stack per thread, and how threads share one event stream.
+//!
+//! The trace format we write (runtime_tracing 0.14, what CodeTracer's backend reads)
+//! has no thread events: the stream is one call tree. So the thread that started the
+//! recording (the primary thread) writes straight into the stream, and every other
+//! thread collects the events of its current top-level recorded call in a segment of
+//! its own. When that call returns, the whole segment (balanced: it opens with a Step
+//! and a Call and ends with the matching Return) joins the stream at that point, nested
+//! under whatever the primary thread is doing. Events of different threads therefore
+//! never interleave inside one frame; a thread's calls appear in the order they
+//! finished. Interning events never go into segments (see `interner.rs`).
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::ThreadId;
+
+use runtime_tracing::{FunctionId, PathId, TraceLowLevelEvent};
+use rustc_hash::FxHashMap;
+
+/// A recorded frame on a thread's stack.
+#[derive(Clone, Copy)]
+pub struct Frame {
+    /// Address of the frame's code object, to match later events to this frame.
+    pub code: usize,
+    pub function_id: FunctionId,
+    pub path_id: PathId,
+    pub is_module: bool,
+}
+
+pub struct ThreadRecord {
+    pub stack: Vec<Frame>,
+    /// Deferred events of a non-primary thread's current top-level call.
+    pub segment: Vec<TraceLowLevelEvent>,
+}
+
+/// Index of the primary thread's record.
+pub const PRIMARY: usize = 0;
+
+pub struct Threads {
+    records: Vec<ThreadRecord>,
+    by_thread: FxHashMap<ThreadId, usize>,
+    generation: u64,
+}
+
+/// Sessions get distinct generations, so a cached index from an earlier session is
+/// never taken for a current one.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// (generation, index) of this OS thread's record in the current session.
+    static CACHED: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+}
+
+impl Threads {
+    /// The calling thread becomes the primary thread.
+    pub fn new() -> Self {
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        let mut threads = Threads { records: Vec::new(), by_thread: FxHashMap::default(), generation };
+        threads.current();
+        threads
+    }
+
+    /// Index of the calling thread's record, creating it on first sight.
+    pub fn current(&mut self) -> usize {
+        let (generation, index) = CACHED.get();
+        if generation == self.generation {
+            return index;
+        }
+        let id = std::thread::current().id();
+        let next = self.records.len();
+        let index = *self.by_thread.entry(id).or_insert(next);
+        if index == next {
+            self.records.push(ThreadRecord { stack: Vec::new(), segment: Vec::new() });
+        }
+        CACHED.set((self.generation, index));
+        index
+    }
+
+    pub fn get(&mut self, index: usize) -> &mut ThreadRecord {
+        &mut self.records[index]
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+}

@@ -1,0 +1,497 @@
+//! Python objects to trace values (`ValueRecord`), bounded and without running user code.
+//!
+//! Runs inside `sys.monitoring` callbacks, so it must never execute Python code of the
+//! program: no `__repr__`, `__len__`, `__iter__`, `__eq__` or `__hash__` of user classes.
+//! Builtin containers are read through their concrete C APIs (which ignore overrides in
+//! subclasses); instances of user classes are recorded as a `Struct` of their instance
+//! attributes, read from `__dict__` directly; only an allow-list of builtin types with C
+//! `repr`s is ever passed to `repr`. That also means no thread switch can happen while a
+//! value is encoded.
+//!
+//! Bounds: containers nest at most [`MAX_DEPTH`] levels and show at most [`MAX_ITEMS`]
+//! items, strings keep at most [`MAX_STR_CHARS`] characters, ints at most
+//! [`MAX_INT_HEX_DIGITS`] hex digits; whatever is cut is marked with `…`.
+
+use std::ffi::CStr;
+use std::os::raw::c_int;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use runtime_tracing::{FieldTypeRecord, TraceLowLevelEvent, TypeId, TypeKind, ValueRecord, NONE_TYPE_ID};
+use rustc_hash::FxHashMap;
+
+use super::interner::Interner;
+use super::redaction::{is_secret_name, REDACTED};
+
+extern "C" {
+    /// New in 3.12 and not in PyO3's bindings: the exception's `args`, read from the
+    /// object (a subclass's `args` property is not consulted).
+    fn PyException_GetArgs(exc: *mut ffi::PyObject) -> *mut ffi::PyObject;
+}
+
+pub const MAX_DEPTH: u32 = 3;
+pub const MAX_ITEMS: usize = 100;
+pub const MAX_STR_CHARS: isize = 1000;
+pub const MAX_INT_HEX_DIGITS: usize = 1024;
+
+/// Encodes values, remembering the type id of each Python type it has seen.
+#[derive(Default)]
+pub struct ValueEncoder {
+    /// Type object address → type id. `keep_alive` holds the type objects, so an
+    /// address cannot be reused by another type while the session runs.
+    types: FxHashMap<(usize, u8), TypeId>,
+    struct_types: FxHashMap<(usize, Vec<String>), TypeId>,
+    keep_alive: Vec<Py<PyAny>>,
+}
+
+/// The interner and the stream buffer a value's type definitions go to.
+pub struct Sink<'a> {
+    pub interner: &'a mut Interner,
+    pub out: &'a mut Vec<TraceLowLevelEvent>,
+}
+
+impl ValueEncoder {
+    pub fn encode(&mut self, py: Python<'_>, obj: &Bound<'_, PyAny>, sink: &mut Sink<'_>) -> ValueRecord {
+        self.encode_at(py, obj.as_ptr(), 0, sink)
+    }
+
+    /// The value recorded in place of a secret-looking variable.
+    pub fn redacted(&mut self, sink: &mut Sink<'_>) -> ValueRecord {
+        let type_id = sink.interner.type_id(TypeKind::Error, REDACTED, sink.out);
+        ValueRecord::Error { msg: REDACTED.to_owned(), type_id }
+    }
+
+    /// An exception as a value: `Error` with `"TypeName: message"`.
+    pub fn exception(&mut self, py: Python<'_>, exc: &Bound<'_, PyAny>, sink: &mut Sink<'_>) -> ValueRecord {
+        let ptr = exc.as_ptr();
+        let type_id = self.type_id_of(py, ptr, TypeKind::Error, sink);
+        // SAFETY: `ptr` is a live exception object and the GIL is held.
+        ValueRecord::Error { msg: unsafe { exception_text(ptr) }, type_id }
+    }
+
+    /// A value the recorder writes itself (an exit status, a marker), not from Python.
+    pub fn text(&mut self, text: &str, lang_type: &str, sink: &mut Sink<'_>) -> ValueRecord {
+        let type_id = sink.interner.type_id(TypeKind::Raw, lang_type, sink.out);
+        ValueRecord::Raw { r: text.to_owned(), type_id }
+    }
+
+    pub fn int(&mut self, value: i64, sink: &mut Sink<'_>) -> ValueRecord {
+        let type_id = sink.interner.type_id(TypeKind::Int, "int", sink.out);
+        ValueRecord::Int { i: value, type_id }
+    }
+
+    fn encode_at(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
+        // SAFETY (whole function): `obj` is a valid, borrowed object and the GIL is held;
+        // only C-level accessors of builtin types are called.
+        unsafe {
+            if obj == ffi::Py_None() {
+                return ValueRecord::None { type_id: NONE_TYPE_ID };
+            }
+            if ffi::PyBool_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Bool, sink);
+                return ValueRecord::Bool { b: obj == ffi::Py_True(), type_id };
+            }
+            if ffi::PyLong_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Int, sink);
+                return encode_int(obj, type_id);
+            }
+            if ffi::PyFloat_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Float, sink);
+                let f = ffi::PyFloat_AsDouble(obj);
+                return if f.is_finite() {
+                    ValueRecord::Float { f, type_id }
+                } else {
+                    // JSON has no NaN or infinity; the text keeps the value readable.
+                    ValueRecord::Raw { r: python_float_text(f).to_owned(), type_id }
+                };
+            }
+            if ffi::PyUnicode_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::String, sink);
+                return ValueRecord::String { text: str_text(obj), type_id };
+            }
+            if ffi::PyBytes_Check(obj) != 0 || ffi::PyByteArray_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+                return ValueRecord::Raw { r: bytes_text(obj), type_id };
+            }
+            if ffi::PyExceptionInstance_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Error, sink);
+                return ValueRecord::Error { msg: exception_text(obj), type_id };
+            }
+            if ffi::PyTuple_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Tuple, sink);
+                let elements = self.items(py, obj, depth, sink, |o, i| ffi::PyTuple_GET_ITEM(o, i), ffi::PyTuple_GET_SIZE(obj));
+                return ValueRecord::Tuple { elements, type_id };
+            }
+            if ffi::PyList_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Seq, sink);
+                let elements = self.items(py, obj, depth, sink, |o, i| ffi::PyList_GET_ITEM(o, i), ffi::PyList_GET_SIZE(obj));
+                return ValueRecord::Sequence { elements, is_slice: false, type_id };
+            }
+            if ffi::PyDict_Check(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Seq, sink);
+                return ValueRecord::Sequence { elements: self.dict_items(py, obj, depth, sink), is_slice: false, type_id };
+            }
+            if ffi::PyAnySet_CheckExact(obj) != 0 {
+                let type_id = self.type_id_of(py, obj, TypeKind::Set, sink);
+                return ValueRecord::Sequence { elements: self.set_items(py, obj, depth, sink), is_slice: false, type_id };
+            }
+            if has_safe_repr(obj) {
+                let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+                return ValueRecord::Raw { r: repr_text(obj), type_id };
+            }
+            self.object(py, obj, depth, sink)
+        }
+    }
+
+    /// Items of a tuple or list through `get` (a borrowed-reference accessor).
+    unsafe fn items(
+        &mut self,
+        py: Python<'_>,
+        obj: *mut ffi::PyObject,
+        depth: u32,
+        sink: &mut Sink<'_>,
+        get: unsafe fn(*mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject,
+        len: ffi::Py_ssize_t,
+    ) -> Vec<ValueRecord> {
+        if depth >= MAX_DEPTH {
+            return vec![self.cut(len as usize, sink)];
+        }
+        let shown = (len as usize).min(MAX_ITEMS);
+        let mut elements = Vec::with_capacity(shown + 1);
+        for i in 0..shown as ffi::Py_ssize_t {
+            elements.push(self.encode_at(py, get(obj, i), depth + 1, sink));
+        }
+        if shown < len as usize {
+            elements.push(self.cut(len as usize - shown, sink));
+        }
+        elements
+    }
+
+    /// A dict as a sequence of `(key, value)` tuples; values under secret-looking
+    /// string keys are redacted.
+    unsafe fn dict_items(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
+        let len = ffi::PyDict_Size(obj) as usize;
+        if depth >= MAX_DEPTH {
+            return vec![self.cut(len, sink)];
+        }
+        let pair_type = sink.interner.type_id(TypeKind::Tuple, "tuple", sink.out);
+        let mut elements = Vec::with_capacity(len.min(MAX_ITEMS) + 1);
+        let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        while elements.len() < MAX_ITEMS && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut value) != 0 {
+            let secret = ffi::PyUnicode_Check(key) != 0 && is_secret_name(&str_text(key));
+            let key_record = self.encode_at(py, key, depth + 1, sink);
+            let value_record = if secret { self.redacted(sink) } else { self.encode_at(py, value, depth + 1, sink) };
+            elements.push(ValueRecord::Tuple { elements: vec![key_record, value_record], type_id: pair_type });
+        }
+        if elements.len() < len {
+            let rest = len - elements.len();
+            elements.push(self.cut(rest, sink));
+        }
+        elements
+    }
+
+    /// Elements of an exact `set`/`frozenset` (their iterator is C code).
+    unsafe fn set_items(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
+        let len = ffi::PySet_Size(obj) as usize;
+        if depth >= MAX_DEPTH {
+            return vec![self.cut(len, sink)];
+        }
+        let iter = ffi::PyObject_GetIter(obj);
+        if iter.is_null() {
+            ffi::PyErr_Clear();
+            return vec![self.cut(len, sink)];
+        }
+        let mut elements = Vec::with_capacity(len.min(MAX_ITEMS) + 1);
+        while elements.len() < MAX_ITEMS {
+            let item = ffi::PyIter_Next(iter);
+            if item.is_null() {
+                break;
+            }
+            elements.push(self.encode_at(py, item, depth + 1, sink));
+            ffi::Py_DECREF(item);
+        }
+        ffi::Py_DECREF(iter);
+        ffi::PyErr_Clear();
+        if elements.len() < len {
+            let rest = len - elements.len();
+            elements.push(self.cut(rest, sink));
+        }
+        elements
+    }
+
+    /// An instance of any other class: a `Struct` of its instance attributes when it
+    /// has a `__dict__`, otherwise its type name.
+    unsafe fn object(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
+        let dict = if depth < MAX_DEPTH { instance_dict(obj) } else { std::ptr::null_mut() };
+        if dict.is_null() {
+            let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+            return ValueRecord::Raw { r: format!("<{} object>", type_name(obj)), type_id };
+        }
+        let mut names = Vec::new();
+        let mut field_values = Vec::new();
+        let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        while names.len() < MAX_ITEMS && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+            if ffi::PyUnicode_Check(key) == 0 {
+                continue;
+            }
+            let name = str_text(key);
+            let record = if is_secret_name(&name) { self.redacted(sink) } else { self.encode_at(py, value, depth + 1, sink) };
+            names.push(name);
+            field_values.push(record);
+        }
+        ffi::Py_DECREF(dict);
+        let type_id = self.struct_type_id(py, obj, names, sink);
+        ValueRecord::Struct { field_values, type_id }
+    }
+
+    /// A marker standing for `n` items that were not recorded.
+    fn cut(&mut self, n: usize, sink: &mut Sink<'_>) -> ValueRecord {
+        self.text(&format!("… {n} more"), "…", sink)
+    }
+
+    /// The type id for `obj`'s Python type, interned on first sight.
+    fn type_id_of(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, kind: TypeKind, sink: &mut Sink<'_>) -> TypeId {
+        // SAFETY: `obj` is a valid object; its type outlives it.
+        let type_ptr = unsafe { ffi::Py_TYPE(obj) } as *mut ffi::PyObject;
+        let key = (type_ptr as usize, kind as u8);
+        if let Some(id) = self.types.get(&key) {
+            return *id;
+        }
+        // SAFETY: as above.
+        let id = sink.interner.type_id(kind, &unsafe { type_name(obj) }, sink.out);
+        self.types.insert(key, id);
+        // SAFETY: `type_ptr` is a valid object; the new strong reference keeps it alive.
+        self.keep_alive.push(unsafe { Py::from_borrowed_ptr(py, type_ptr) });
+        id
+    }
+
+    fn struct_type_id(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, names: Vec<String>, sink: &mut Sink<'_>) -> TypeId {
+        // SAFETY: `obj` is a valid object.
+        let type_ptr = unsafe { ffi::Py_TYPE(obj) } as *mut ffi::PyObject;
+        let key = (type_ptr as usize, names);
+        if let Some(id) = self.struct_types.get(&key) {
+            return *id;
+        }
+        let any = sink.interner.type_id(TypeKind::Any, "object", sink.out);
+        let fields = key.1.iter().map(|name| FieldTypeRecord { name: name.clone(), type_id: any }).collect();
+        // SAFETY: `obj` is a valid object.
+        let id = sink.interner.struct_type_id(&unsafe { type_name(obj) }, fields, sink.out);
+        self.struct_types.insert(key, id);
+        // SAFETY: `type_ptr` is a valid object; the new strong reference keeps it alive.
+        self.keep_alive.push(unsafe { Py::from_borrowed_ptr(py, type_ptr) });
+        id
+    }
+}
+
+/// `int` as `Int` when it fits in i64, else `BigInt` (big-endian magnitude).
+unsafe fn encode_int(obj: *mut ffi::PyObject, type_id: TypeId) -> ValueRecord {
+    let mut overflow: c_int = 0;
+    let i = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+    if overflow == 0 && !(i == -1 && !ffi::PyErr_Occurred().is_null()) {
+        return ValueRecord::Int { i, type_id };
+    }
+    ffi::PyErr_Clear();
+    // Hex text is linear to produce and to parse, unlike decimal.
+    let hex = ffi::PyNumber_ToBase(obj, 16);
+    if hex.is_null() {
+        ffi::PyErr_Clear();
+        return ValueRecord::Raw { r: "<int>".to_owned(), type_id };
+    }
+    let text = str_text(hex);
+    ffi::Py_DECREF(hex);
+    let negative = text.starts_with('-');
+    let digits = text.trim_start_matches('-').trim_start_matches("0x");
+    if digits.len() > MAX_INT_HEX_DIGITS {
+        return ValueRecord::Raw { r: format!("<int of {} bits>", digits.len() * 4), type_id };
+    }
+    ValueRecord::BigInt { b: hex_to_bytes(digits), negative, type_id }
+}
+
+fn hex_to_bytes(digits: &str) -> Vec<u8> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => 0,
+    };
+    let bytes = digits.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() / 2 + 1);
+    let (head, rest) = bytes.split_at(bytes.len() % 2);
+    if let Some(&c) = head.first() {
+        out.push(nibble(c));
+    }
+    for pair in rest.chunks(2) {
+        out.push(nibble(pair[0]) << 4 | nibble(pair[1]));
+    }
+    out
+}
+
+fn python_float_text(f: f64) -> &'static str {
+    if f.is_nan() {
+        "nan"
+    } else if f > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+/// A `str` as UTF-8 text, at most [`MAX_STR_CHARS`] characters (then `…`); lone
+/// surrogates, which UTF-8 cannot hold, become `\udcxx` escapes.
+pub(crate) unsafe fn str_text(obj: *mut ffi::PyObject) -> String {
+    let len = ffi::PyUnicode_GetLength(obj);
+    let (source, cut) = if len > MAX_STR_CHARS {
+        (ffi::PyUnicode_Substring(obj, 0, MAX_STR_CHARS), true)
+    } else {
+        ffi::Py_INCREF(obj);
+        (obj, false)
+    };
+    if source.is_null() {
+        ffi::PyErr_Clear();
+        return String::new();
+    }
+    let mut size: ffi::Py_ssize_t = 0;
+    let data = ffi::PyUnicode_AsUTF8AndSize(source, &mut size);
+    let mut text = if data.is_null() {
+        ffi::PyErr_Clear();
+        let encoded = ffi::PyUnicode_AsEncodedString(source, c"utf-8".as_ptr(), c"backslashreplace".as_ptr());
+        if encoded.is_null() {
+            ffi::PyErr_Clear();
+            String::new()
+        } else {
+            let text = String::from_utf8_lossy(bytes_of(encoded)).into_owned();
+            ffi::Py_DECREF(encoded);
+            text
+        }
+    } else {
+        String::from_utf8_lossy(std::slice::from_raw_parts(data as *const u8, size as usize)).into_owned()
+    };
+    ffi::Py_DECREF(source);
+    if cut {
+        text.push('…');
+    }
+    text
+}
+
+unsafe fn bytes_of<'a>(obj: *mut ffi::PyObject) -> &'a [u8] {
+    if ffi::PyByteArray_Check(obj) != 0 {
+        let data = ffi::PyByteArray_AsString(obj) as *const u8;
+        return std::slice::from_raw_parts(data, ffi::PyByteArray_Size(obj) as usize);
+    }
+    let data = ffi::PyBytes_AsString(obj) as *const u8;
+    std::slice::from_raw_parts(data, ffi::PyBytes_Size(obj) as usize)
+}
+
+/// Python's `repr` of bytes (`b'a\x00'`), written in Rust and bounded.
+unsafe fn bytes_text(obj: *mut ffi::PyObject) -> String {
+    let data = bytes_of(obj);
+    let shown = &data[..data.len().min(MAX_STR_CHARS as usize)];
+    let mut out = String::with_capacity(shown.len() + 3);
+    out.push_str(if ffi::PyByteArray_Check(obj) != 0 { "bytearray(b'" } else { "b'" });
+    for &byte in shown {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(byte as char),
+            _ => out.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    out.push('\'');
+    if ffi::PyByteArray_Check(obj) != 0 {
+        out.push(')');
+    }
+    if shown.len() < data.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// `"ValueError: message"` from the exception's type and first string argument;
+/// `str(exc)` is not called because a user class may override it.
+unsafe fn exception_text(obj: *mut ffi::PyObject) -> String {
+    let name = type_name(obj);
+    let args = PyException_GetArgs(obj);
+    if args.is_null() {
+        ffi::PyErr_Clear();
+        return name;
+    }
+    let text = match ffi::PyTuple_GET_SIZE(args) {
+        0 => name,
+        1 if ffi::PyUnicode_Check(ffi::PyTuple_GET_ITEM(args, 0)) != 0 => {
+            format!("{name}: {}", str_text(ffi::PyTuple_GET_ITEM(args, 0)))
+        }
+        1 if ffi::PyLong_CheckExact(ffi::PyTuple_GET_ITEM(args, 0)) != 0 => {
+            format!("{name}: {}", repr_text(ffi::PyTuple_GET_ITEM(args, 0)))
+        }
+        n => format!("{name} ({n} arguments)"),
+    };
+    ffi::Py_DECREF(args);
+    text
+}
+
+/// Builtin types whose `repr` is C code that cannot run user code.
+unsafe fn has_safe_repr(obj: *mut ffi::PyObject) -> bool {
+    ffi::PyComplex_CheckExact(obj) != 0
+        || ffi::PyType_CheckExact(obj) != 0
+        || ffi::PyModule_CheckExact(obj) != 0
+        || ffi::PyFunction_Check(obj) != 0
+        || ffi::PyCFunction_Check(obj) != 0
+        || ffi::PyRange_Check(obj) != 0
+        || ffi::PySlice_Check(obj) != 0
+        || ffi::PyCode_Check(obj) != 0
+}
+
+unsafe fn repr_text(obj: *mut ffi::PyObject) -> String {
+    let repr = ffi::PyObject_Repr(obj);
+    if repr.is_null() {
+        ffi::PyErr_Clear();
+        return format!("<{} object>", type_name(obj));
+    }
+    let text = str_text(repr);
+    ffi::Py_DECREF(repr);
+    text
+}
+
+/// The instance `__dict__` of `obj` (a new reference), or null when it has none.
+unsafe fn instance_dict(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    let tp = ffi::Py_TYPE(obj);
+    if (*tp).tp_dictoffset == 0 {
+        return std::ptr::null_mut();
+    }
+    // The generic getter reads the slot directly, bypassing any `__getattribute__`.
+    let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+    if dict.is_null() || ffi::PyDict_Check(dict) == 0 {
+        ffi::PyErr_Clear();
+        if !dict.is_null() {
+            ffi::Py_DECREF(dict);
+        }
+        return std::ptr::null_mut();
+    }
+    dict
+}
+
+/// The name of `obj`'s type (`int`, `Point`, `collections.OrderedDict`).
+pub(crate) unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
+    CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name).to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digits_become_big_endian_bytes() {
+        assert_eq!(hex_to_bytes("1"), vec![0x01]);
+        assert_eq!(hex_to_bytes("100"), vec![0x01, 0x00]);
+        assert_eq!(hex_to_bytes("ffff"), vec![0xff, 0xff]);
+    }
+
+    #[test]
+    fn non_finite_floats_have_python_spelling() {
+        assert_eq!(python_float_text(f64::NAN), "nan");
+        assert_eq!(python_float_text(f64::INFINITY), "inf");
+        assert_eq!(python_float_text(f64::NEG_INFINITY), "-inf");
+    }
+}

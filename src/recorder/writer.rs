@@ -1,0 +1,206 @@
+//! The background thread that encodes events and writes them to the events file.
+//!
+//! The recording side (the `sys.monitoring` callbacks) only fills batches of events;
+//! whole batches cross a bounded channel ([`QUEUE_BATCHES`] deep) to this thread, which
+//! serialises them as JSON or as CBOR in a seekable zstd stream and writes them out. The
+//! bounded queue keeps memory bounded: when the writer falls behind, the recording
+//! thread waits for it (no event is dropped).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use runtime_tracing::TraceLowLevelEvent;
+
+use super::output::create_private_file;
+use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+
+/// Events per batch handed to the writer.
+pub const BATCH_EVENTS: usize = 16 * 1024;
+/// Batches that may wait in the queue before the recording thread blocks.
+pub const QUEUE_BATCHES: usize = 4;
+
+/// The first 8 bytes of a `trace.bin`: CodeTracer's magic and format version 1
+/// (CBOR events in a seekable zstd stream), as `runtime_tracing`'s reader expects.
+const BINARY_HEADER: [u8; 8] = [0xC0, 0xDE, 0x72, 0xAC, 0xE2, 0x01, 0x00, 0x00];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Binary,
+}
+
+impl Format {
+    pub fn parse(name: &str) -> RecorderResult<Self> {
+        match name {
+            "json" => Ok(Format::Json),
+            "binary" => Ok(Format::Binary),
+            other => Err(RecorderError::new(
+                ErrorCode::UnsupportedFormat,
+                format!("unsupported trace format {other:?}; use \"json\" or \"binary\""),
+            )
+            .with("format", other)),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Binary => "binary",
+        }
+    }
+
+    pub fn events_file(self) -> &'static str {
+        match self {
+            Format::Json => "trace.json",
+            Format::Binary => "trace.bin",
+        }
+    }
+}
+
+enum Message {
+    Events(Vec<TraceLowLevelEvent>),
+    /// Everything sent before is written and flushed when the sender hears back.
+    Flush(SyncSender<()>),
+}
+
+/// Handle to the writer thread.
+pub struct EventWriter {
+    queue: Option<SyncSender<Message>>,
+    thread: Option<JoinHandle<RecorderResult<u64>>>,
+}
+
+impl EventWriter {
+    pub fn spawn(path: &Path, format: Format) -> RecorderResult<Self> {
+        let file = create_private_file(path)?;
+        let (queue, inbox) = sync_channel(QUEUE_BATCHES);
+        let path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("codetracer-writer".to_owned())
+            .spawn(move || run(file, &path, format, inbox))
+            .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))?;
+        Ok(EventWriter { queue: Some(queue), thread: Some(thread) })
+    }
+
+    /// Queues a batch; blocks while the queue is full. An error means the writer has
+    /// stopped (its error is reported by [`EventWriter::finish`]).
+    pub fn send(&self, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
+        match &self.queue {
+            Some(queue) => queue.send(Message::Events(batch)).map_err(|_| ()),
+            None => Err(()),
+        }
+    }
+
+    /// Waits until every queued batch is written to the file.
+    pub fn flush(&self) -> Result<(), ()> {
+        let queue = self.queue.as_ref().ok_or(())?;
+        let (done, wait) = sync_channel(1);
+        queue.send(Message::Flush(done)).map_err(|_| ())?;
+        wait.recv().map_err(|_| ())
+    }
+
+    /// Closes the queue, waits for the thread and returns the bytes written.
+    pub fn finish(mut self) -> RecorderResult<u64> {
+        self.queue = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(RecorderError::new(ErrorCode::Panic, "the trace writer thread panicked").with("site", "writer")),
+            None => Err(RecorderError::new(ErrorCode::NotTracing, "the trace writer was already finished")),
+        }
+    }
+}
+
+impl Drop for EventWriter {
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where encoded events go: JSON text, or CBOR items through a zstd encoder.
+enum Encoder {
+    Json { out: BufWriter<File>, first: bool },
+    /// The zstd encoder buffers whole frames itself, so it writes to the file directly.
+    Binary { out: zeekstd::Encoder<'static, File> },
+}
+
+fn run(file: File, path: &PathBuf, format: Format, inbox: Receiver<Message>) -> RecorderResult<u64> {
+    let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, path, &err);
+    // A second handle on the same file, to sync it and read its size at the end.
+    let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
+    let mut encoder = match format {
+        Format::Json => {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            out.write_all(b"[\n").map_err(|e| io_err("cannot write", e))?;
+            Encoder::Json { out, first: true }
+        }
+        Format::Binary => {
+            let mut file = file;
+            file.write_all(&BINARY_HEADER).map_err(|e| io_err("cannot write", e))?;
+            let out = zeekstd::Encoder::new(file)
+                .map_err(|e| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {e}")))?;
+            Encoder::Binary { out }
+        }
+    };
+    let mut scratch = Vec::with_capacity(256);
+    for message in inbox {
+        match message {
+            Message::Events(batch) => {
+                for event in &batch {
+                    encoder.write(event, &mut scratch).map_err(|e| io_err("cannot write", e))?;
+                }
+            }
+            Message::Flush(done) => {
+                encoder.flush().map_err(|e| io_err("cannot flush", e))?;
+                let _ = done.send(());
+            }
+        }
+    }
+    encoder.finish().map_err(|e| io_err("cannot finish", e))?;
+    handle.sync_all().map_err(|e| io_err("cannot sync", e))?;
+    handle.metadata().map(|m| m.len()).map_err(|e| io_err("cannot stat", e))
+}
+
+impl Encoder {
+    fn write(&mut self, event: &TraceLowLevelEvent, scratch: &mut Vec<u8>) -> std::io::Result<()> {
+        match self {
+            Encoder::Json { out, first } => {
+                if !*first {
+                    out.write_all(b",\n")?;
+                }
+                *first = false;
+                serde_json::to_writer(out, event).map_err(std::io::Error::other)
+            }
+            Encoder::Binary { out } => {
+                scratch.clear();
+                let buf = std::mem::take(scratch);
+                let encoded = cbor4ii::serde::to_vec(buf, event).map_err(std::io::Error::other)?;
+                out.write_all(&encoded)?;
+                *scratch = encoded;
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Encoder::Json { out, .. } => out.flush(),
+            Encoder::Binary { out } => out.flush(),
+        }
+    }
+
+    /// Writes the trailer (the closing bracket, or the zstd seek table) and flushes.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Encoder::Json { mut out, .. } => {
+                out.write_all(b"\n]\n")?;
+                out.flush()
+            }
+            Encoder::Binary { out } => out.finish().map(drop).map_err(std::io::Error::other),
+        }
+    }
+}
