@@ -13,8 +13,11 @@ __version__: str
 TOOL_ID: int
 """The ``sys.monitoring`` tool id the recorder registers under."""
 
+ERROR_CODES: list[str]
+"""Every ``ERR_*`` code the recorder uses (the list in ``src/errors.rs``)."""
+
 class RecorderError(Exception):
-    """Base of every error the recorder raises.
+    """Base of every error the recorder raises. ``str(error)`` is ``"[ERR_CODE] message"``.
 
     Attributes are filled from the Rust ``RecorderError``:
     ``code`` (a stable ``ERR_*`` string), ``kind`` (``"usage"``, ``"environment"``,
@@ -28,8 +31,11 @@ class RecorderError(Exception):
 class UsageError(RecorderError):
     """The caller asked for something invalid (bad path, format, option, second start)."""
 
-class EnvironmentError(RecorderError):  # noqa: A001 - the recorder's class, not the OSError alias
-    """The machine got in the way (I/O failure, tool id taken, disk full)."""
+class EnvironmentError(RecorderError):
+    """The machine got in the way (I/O failure, tool id taken, disk full).
+
+    The recorder's own class, not Python's builtin ``EnvironmentError`` (an alias of
+    ``OSError``)."""
 
 class TargetError(RecorderError):
     """The recorded program did something the recorder could not follow."""
@@ -46,6 +52,7 @@ def start_recording(
     include: Sequence[str],
     exclude: Sequence[str],
     skip_prefixes: Sequence[str],
+    never_prefixes: Sequence[str],
     capture: Literal["locals", "args", "none"],
 ) -> str:
     """Register the sys.monitoring callbacks and start writing a trace into a staging
@@ -53,7 +60,8 @@ def start_recording(
 
     ``include``/``exclude`` are globs matched against module names and file paths;
     ``skip_prefixes`` are path prefixes skipped unless ``include`` names them (the
-    standard library, the recorder, OpenTelemetry). ``capture`` chooses what values are
+    standard library); ``never_prefixes`` are never recorded (the recorder itself,
+    OpenTelemetry). ``capture`` chooses what values are
     recorded: locals at every step (default), only arguments and return values, or none.
 
     Raises ``UsageError`` (``ERR_ALREADY_TRACING``, ``ERR_TRACE_DIR_CONFLICT``,
@@ -66,8 +74,8 @@ def stop_recording(exit_code: int | None = None) -> dict[str, Any]:
     """Stop recording, write the final top-level return (``exit_code``, or None),
     finish the files and rename the staging directory into place.
 
-    Returns a summary: ``path``, ``format``, ``trace_id``, ``events``, ``calls``,
-    ``steps``, ``values``, ``bytes``. Raises ``UsageError`` (``ERR_NOT_TRACING``) when
+    Returns a summary: ``path``, ``format``, ``trace_id``, ``events`` (all events written),
+    ``calls``, ``steps``, ``values``, ``bytes`` (size of the events file). Raises ``UsageError`` (``ERR_NOT_TRACING``) when
     no session is active, ``EnvironmentError`` (``ERR_IO``) when writing failed (the
     staging directory is then removed).
     """
@@ -87,7 +95,8 @@ def trace_summary(trace_dir: str) -> dict[str, Any]:
     CodeTracer's ordering rules (ids interned before use, a Step before each
     non-top-level Call, a balanced stack ending with the top-level Return) and return
     counts: ``format``, ``events``, ``calls``, ``returns``, ``steps``, ``values``,
-    ``functions``, ``paths``, ``bytes``, ``program``. Raises ``UsageError``
+    ``functions``, ``paths`` (the number of source paths), ``bytes`` (size of the events
+    file), ``program``. Raises ``UsageError``
     (``ERR_TRACE_INVALID``) for a missing, corrupt or rule-breaking trace.
     """
 

@@ -18,7 +18,7 @@ fn busy() -> RecorderError {
 }
 
 #[pyfunction]
-#[pyo3(signature = (trace_dir, *, format, program, args, include, exclude, skip_prefixes, capture))]
+#[pyo3(signature = (trace_dir, *, format, program, args, include, exclude, skip_prefixes, never_prefixes, capture))]
 #[allow(clippy::too_many_arguments)]
 pub fn start_recording(
     py: Python<'_>,
@@ -29,6 +29,7 @@ pub fn start_recording(
     include: Vec<String>,
     exclude: Vec<String>,
     skip_prefixes: Vec<String>,
+    never_prefixes: Vec<String>,
     capture: &str,
 ) -> PyResult<String> {
     guard(py, "start_recording", || {
@@ -48,6 +49,7 @@ pub fn start_recording(
             include,
             exclude,
             skip_prefixes,
+            never_prefixes,
             capture: Capture::parse(capture)?,
         };
         let session = Session::start(py, config)?;

@@ -47,12 +47,13 @@ pub enum ErrorCode {
     FrameIntrospectionFailed,
     TracerInstallConflict,
     TargetArgs,
+    TargetUnreadable,
     Panic,
 }
 
 impl ErrorCode {
     /// Every code, for the documentation check.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::AlreadyTracing,
         ErrorCode::NotTracing,
         ErrorCode::TraceDirConflict,
@@ -66,6 +67,7 @@ impl ErrorCode {
         ErrorCode::FrameIntrospectionFailed,
         ErrorCode::TracerInstallConflict,
         ErrorCode::TargetArgs,
+        ErrorCode::TargetUnreadable,
         ErrorCode::Panic,
     ];
 
@@ -84,6 +86,7 @@ impl ErrorCode {
             ErrorCode::FrameIntrospectionFailed => "ERR_FRAME_INTROSPECTION_FAILED",
             ErrorCode::TracerInstallConflict => "ERR_TRACER_INSTALL_CONFLICT",
             ErrorCode::TargetArgs => "ERR_TARGET_ARGS",
+            ErrorCode::TargetUnreadable => "ERR_TARGET_UNREADABLE",
             ErrorCode::Panic => "ERR_PANIC",
         }
     }
@@ -96,7 +99,8 @@ impl ErrorCode {
             | ErrorCode::TraceDirConflict
             | ErrorCode::UnsupportedFormat
             | ErrorCode::InvalidPolicyValue
-            | ErrorCode::TraceInvalid => ErrorKind::Usage,
+            | ErrorCode::TraceInvalid
+            | ErrorCode::TargetUnreadable => ErrorKind::Usage,
             ErrorCode::TraceDirCreateFailed
             | ErrorCode::Io
             | ErrorCode::TraceMissing

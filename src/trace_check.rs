@@ -247,4 +247,43 @@ mod tests {
         events.push(ret());
         assert!(check_events(&events).is_err());
     }
+
+    /// Records the programs in `examples/` with the real recorder (through the
+    /// interpreter `make` set up) in both formats, and loads each trace with the crate's
+    /// reader.
+    #[test]
+    fn traces_of_real_programs_load_with_the_crate_reader() -> Result<(), Box<dyn std::error::Error>> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("CODETRACER_TEST_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/python"));
+        assert!(python.exists(), "no recorder interpreter at {}; run `make test-rust`", python.display());
+        let out = tempfile::tempdir()?;
+        let mut recorded = 0;
+        for entry in std::fs::read_dir(root.join("examples"))? {
+            let script = entry?.path();
+            if script.extension().is_none_or(|ext| ext != "py") {
+                continue;
+            }
+            for format in ["json", "binary"] {
+                let dir = out.path().join(format!("{}-{format}", script.file_stem().unwrap_or_default().to_string_lossy()));
+                let status = std::process::Command::new(&python)
+                    .args(["-m", "codetracer_recorder", "--format", format, "--trace-dir"])
+                    .arg(&dir)
+                    .arg(&script)
+                    .stdout(std::process::Stdio::null())
+                    .status()?;
+                assert!(status.success(), "recording {} failed: {status}", script.display());
+                let (events, _, _) = load_events(&dir)?;
+                let summary = check(&dir)?;
+                assert_eq!(summary.events, events.len());
+                assert_eq!(summary.calls, summary.returns, "{}: unbalanced", dir.display());
+                assert!(summary.calls > 1 && summary.steps > 0, "{}: nothing recorded", dir.display());
+                assert!(matches!(events.last(), Some(TraceLowLevelEvent::Return(_))));
+                recorded += 1;
+            }
+        }
+        assert!(recorded >= 2, "examples/ holds no programs");
+        Ok(())
+    }
 }

@@ -2,6 +2,7 @@
 //! code that is skipped is then switched off with `sys.monitoring.DISABLE`.
 //!
 //! The rule, in order:
+//! 0. the recorder's own code and OpenTelemetry's (`never_prefixes`) are never recorded;
 //! 1. synthetic code (`<string>`, `<frozen importlib._bootstrap>`, …) is skipped: it has
 //!    no source file a replay could show;
 //! 2. code whose module name or file path matches an `exclude` glob is skipped;
@@ -20,6 +21,7 @@ use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 /// Why a code object is not recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
+    Internal,
     Synthetic,
     Excluded,
     NotIncluded,
@@ -30,19 +32,25 @@ pub struct Filters {
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
     skip_prefixes: Vec<String>,
+    never_prefixes: Vec<String>,
 }
 
 impl Filters {
-    pub fn new(include: &[String], exclude: &[String], skip_prefixes: &[String]) -> RecorderResult<Self> {
+    pub fn new(include: &[String], exclude: &[String], skip_prefixes: &[String], never_prefixes: &[String]) -> RecorderResult<Self> {
+        let non_empty = |prefixes: &[String]| prefixes.iter().filter(|p| !p.is_empty()).cloned().collect();
         Ok(Filters {
             include: build_set("include", include)?,
             exclude: build_set("exclude", exclude)?,
-            skip_prefixes: skip_prefixes.iter().filter(|p| !p.is_empty()).cloned().collect(),
+            skip_prefixes: non_empty(skip_prefixes),
+            never_prefixes: non_empty(never_prefixes),
         })
     }
 
     /// `None` when the code is recorded, otherwise why it is skipped.
     pub fn skip(&self, module: &str, path: &str) -> Option<Skip> {
+        if self.never_prefixes.iter().any(|prefix| under(path, prefix)) {
+            return Some(Skip::Internal);
+        }
         if is_synthetic(path) {
             return Some(Skip::Synthetic);
         }
@@ -98,7 +106,7 @@ mod tests {
     }
 
     fn filters(include: &[&str], exclude: &[&str]) -> Filters {
-        match Filters::new(&own(include), &own(exclude), &own(&["/usr/lib/python3.12"])) {
+        match Filters::new(&own(include), &own(exclude), &own(&["/usr/lib/python3.12"]), &own(&["/site/codetracer_recorder/"])) {
             Ok(f) => f,
             Err(err) => panic!("valid globs rejected: {err}"), // allow-panic: test helper
         }
@@ -109,6 +117,12 @@ mod tests {
         let f = filters(&["*"], &[]);
         assert_eq!(f.skip("__main__", "<string>"), Some(Skip::Synthetic));
         assert_eq!(f.skip("importlib._bootstrap", "<frozen importlib._bootstrap>"), Some(Skip::Synthetic));
+    }
+
+    #[test]
+    fn the_recorder_itself_is_never_recorded_even_when_included() {
+        let f = filters(&["*"], &[]);
+        assert_eq!(f.skip("codetracer_recorder.cli", "/site/codetracer_recorder/cli.py"), Some(Skip::Internal));
     }
 
     #[test]
@@ -136,7 +150,7 @@ mod tests {
 
     #[test]
     fn bad_glob_is_a_usage_error_naming_the_option() {
-        let Err(err) = Filters::new(&own(&["["]), &[], &[]) else { panic!("'[' accepted") }; // allow-panic: test
+        let Err(err) = Filters::new(&own(&["["]), &[], &[], &[]) else { panic!("'[' accepted") }; // allow-panic: test
         assert_eq!(err.code, ErrorCode::InvalidPolicyValue);
         assert_eq!(err.context["option"], "include");
     }

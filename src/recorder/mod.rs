@@ -93,10 +93,11 @@ pub struct SessionConfig {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub skip_prefixes: Vec<String>,
+    pub never_prefixes: Vec<String>,
     pub capture: Capture,
 }
 
-/// Counts reported at `stop`.
+/// Counts reported at `stop`; `events` counts every event written, interning included.
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct Counts {
     pub events: u64,
@@ -143,7 +144,7 @@ impl Session {
     /// Prepares the output and the writer, then installs the callbacks. The calling
     /// thread is the primary thread.
     pub fn start(py: Python<'_>, config: SessionConfig) -> RecorderResult<Self> {
-        let filters = Filters::new(&config.include, &config.exclude, &config.skip_prefixes)?;
+        let filters = Filters::new(&config.include, &config.exclude, &config.skip_prefixes, &config.never_prefixes)?;
         let output = TraceOutput::prepare(&config.trace_dir)?;
         let writer = match EventWriter::spawn(&output.staged(config.format.events_file()), config.format) {
             Ok(writer) => writer,
@@ -314,7 +315,6 @@ impl Session {
 
     /// Moves the callback's events to their destination; hands full batches to the writer.
     fn commit(&mut self, index: usize) {
-        self.counts.events += self.scratch.len() as u64;
         if index == PRIMARY {
             self.stream.append(&mut self.scratch);
         } else {
@@ -331,6 +331,7 @@ impl Session {
 
     fn send_batch(&mut self) {
         let batch = std::mem::replace(&mut self.stream, Vec::with_capacity(BATCH_EVENTS));
+        self.counts.events += batch.len() as u64;
         if self.writer.send(batch).is_err() && self.failure.is_none() {
             self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
         }
@@ -371,7 +372,6 @@ impl Session {
             None => ValueRecord::None { type_id: NONE_TYPE_ID },
         };
         self.stream.push(TraceLowLevelEvent::Return(ReturnRecord { return_value }));
-        self.counts.events += 1;
         self.send_batch();
         let Session { writer, output, failure, .. } = self;
         let written = py.allow_threads(|| writer.finish());

@@ -139,6 +139,10 @@ impl ValueEncoder {
                 let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
                 return ValueRecord::Raw { r: repr_text(obj), type_id };
             }
+            if let Some(r) = named_object_text(obj) {
+                let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+                return ValueRecord::Raw { r, type_id };
+            }
             self.object(py, obj, depth, sink)
         }
     }
@@ -385,12 +389,15 @@ unsafe fn bytes_of<'a>(obj: *mut ffi::PyObject) -> &'a [u8] {
 unsafe fn bytes_text(obj: *mut ffi::PyObject) -> String {
     let data = bytes_of(obj);
     let shown = &data[..data.len().min(MAX_STR_CHARS as usize)];
+    // Python quotes with " when the bytes hold a ' but no ".
+    let quote = if shown.contains(&b'\'') && !shown.contains(&b'"') { '"' } else { '\'' };
     let mut out = String::with_capacity(shown.len() + 3);
-    out.push_str(if ffi::PyByteArray_Check(obj) != 0 { "bytearray(b'" } else { "b'" });
+    out.push_str(if ffi::PyByteArray_Check(obj) != 0 { "bytearray(b" } else { "b" });
+    out.push(quote);
     for &byte in shown {
         match byte {
             b'\\' => out.push_str("\\\\"),
-            b'\'' => out.push_str("\\'"),
+            b'\'' if quote == '\'' => out.push_str("\\'"),
             b'\n' => out.push_str("\\n"),
             b'\r' => out.push_str("\\r"),
             b'\t' => out.push_str("\\t"),
@@ -398,7 +405,7 @@ unsafe fn bytes_text(obj: *mut ffi::PyObject) -> String {
             _ => out.push_str(&format!("\\x{byte:02x}")),
         }
     }
-    out.push('\'');
+    out.push(quote);
     if ffi::PyByteArray_Check(obj) != 0 {
         out.push(')');
     }
@@ -431,16 +438,35 @@ unsafe fn exception_text(obj: *mut ffi::PyObject) -> String {
     text
 }
 
-/// Builtin types whose `repr` is C code that cannot run user code.
+/// Builtin types whose `repr` is C code that cannot run user code and shows no address.
 unsafe fn has_safe_repr(obj: *mut ffi::PyObject) -> bool {
     ffi::PyComplex_CheckExact(obj) != 0
         || ffi::PyType_CheckExact(obj) != 0
-        || ffi::PyModule_CheckExact(obj) != 0
-        || ffi::PyFunction_Check(obj) != 0
-        || ffi::PyCFunction_Check(obj) != 0
         || ffi::PyRange_Check(obj) != 0
         || ffi::PySlice_Check(obj) != 0
-        || ffi::PyCode_Check(obj) != 0
+}
+
+/// Functions and modules, named without their address (which would differ per run)
+/// and without calling their `repr` (a module's runs Python code in importlib).
+unsafe fn named_object_text(obj: *mut ffi::PyObject) -> Option<String> {
+    let (kind, attribute) = if ffi::PyFunction_Check(obj) != 0 {
+        ("function", c"__qualname__")
+    } else if ffi::PyModule_CheckExact(obj) != 0 {
+        ("module", c"__name__")
+    } else {
+        return None;
+    };
+    let name = ffi::PyObject_GetAttrString(obj, attribute.as_ptr());
+    if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
+        ffi::PyErr_Clear();
+        if !name.is_null() {
+            ffi::Py_DECREF(name);
+        }
+        return Some(format!("<{kind}>"));
+    }
+    let text = format!("<{kind} {}>", str_text(name));
+    ffi::Py_DECREF(name);
+    Some(text)
 }
 
 unsafe fn repr_text(obj: *mut ffi::PyObject) -> String {

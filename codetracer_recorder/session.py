@@ -1,0 +1,184 @@
+"""A recording session: start the native recorder, stop it, and the object that stands for it."""
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self, TypedDict, Unpack, get_args
+
+from codetracer_recorder import _native
+from codetracer_recorder.default_skips import default_skip_prefixes, internal_prefixes
+from codetracer_recorder.errors import usage_error
+
+Format = Literal["json", "binary"]
+"""``json`` writes ``trace.json``; ``binary`` writes the smaller ``trace.bin``."""
+
+Capture = Literal["locals", "args", "none"]
+"""Which values are recorded: locals at every step, only arguments and return values, or none."""
+
+FORMATS: tuple[str, ...] = get_args(Format)
+CAPTURES: tuple[str, ...] = get_args(Capture)
+
+
+class StartOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`start`, so :func:`trace` takes exactly the same ones."""
+
+    format: Format
+    include: Iterable[str]
+    exclude: Iterable[str]
+    capture: Capture
+    program: str | None
+    args: Sequence[str] | None
+
+
+class TraceSession:
+    """One recording, from :func:`start` until it stops; a context manager that stops it.
+
+    ``path`` is the final trace directory: it appears there (atomically) when the session
+    stops. ``summary`` is None until then, and afterwards the counts the recorder wrote.
+    """
+
+    def __init__(self, path: Path, format: Format, trace_id: str) -> None:
+        self.path = path
+        self.format = format
+        self.trace_id = trace_id
+        self.summary: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        state = "recording" if _active is self else "stopped"
+        return f"<TraceSession {self.trace_id} {self.format} {str(self.path)!r} {state}>"
+
+    def stop(self, exit_code: int | None = None) -> dict[str, Any]:
+        """Stop recording and move the trace into place; ``exit_code`` becomes the program's
+        final return value. Stopping again is a no-op that returns the same summary."""
+        global _active
+        if self.summary is not None:
+            return self.summary
+        if _active is not self:
+            raise usage_error(
+                "ERR_NOT_TRACING",
+                f"trace {self.trace_id} is no longer recording",
+                trace_id=self.trace_id,
+            )
+        try:
+            self.summary = _native.stop_recording(exit_code)
+        finally:
+            # A failed stop ends the session too (the native side removes the staging
+            # directory): stopping this object again must not stop a later session.
+            _active = None
+        return self.summary
+
+    def flush(self) -> None:
+        """Write every buffered event to the staging directory; nothing to do once stopped."""
+        if _active is self:
+            _native.flush_recording()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+_active: TraceSession | None = None
+"""The session :func:`start` returned, until it stops; lets :func:`stop` fill its summary."""
+
+
+def start(
+    path: str | os.PathLike[str],
+    *,
+    format: Format = "json",
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    capture: Capture = "locals",
+    program: str | None = None,
+    args: Sequence[str] | None = None,
+) -> TraceSession:
+    """Start recording this process into the trace directory ``path``.
+
+    ``include``/``exclude`` are globs over module names (``mypkg.*``) and file paths
+    (``*/vendor/*``); by default the standard library, the recorder and OpenTelemetry are
+    skipped. ``program`` and ``args`` go into the trace metadata and default to ``sys.argv``.
+    Raises ``UsageError`` for a bad option or when a session is already active
+    (``ERR_ALREADY_TRACING``).
+    """
+    global _active
+    if format not in FORMATS:
+        raise usage_error(
+            "ERR_UNSUPPORTED_FORMAT",
+            f"unsupported trace format {format!r}; use one of: {', '.join(FORMATS)}",
+            format=format,
+        )
+    if capture not in CAPTURES:
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"invalid capture {capture!r}; use one of: {', '.join(CAPTURES)}",
+            option="capture",
+            value=capture,
+        )
+    trace_dir = Path(os.path.abspath(path))
+    trace_id = _native.start_recording(
+        str(trace_dir),
+        format=format,
+        program=_default_program() if program is None else program,
+        args=list(sys.argv[1:] if args is None else args),
+        include=_globs("include", include),
+        exclude=_globs("exclude", exclude),
+        skip_prefixes=default_skip_prefixes(),
+        never_prefixes=internal_prefixes(),
+        capture=capture,
+    )
+    _active = TraceSession(trace_dir, format, trace_id)
+    return _active
+
+
+def trace(path: str | os.PathLike[str], **options: Unpack[StartOptions]) -> TraceSession:
+    """:func:`start` for a ``with`` statement: the session stops when the block ends, also
+    when the block raises (the exception propagates)."""
+    return start(path, **options)
+
+
+def stop(*, exit_code: int | None = None) -> dict[str, Any]:
+    """Stop the active session and return its summary (``path``, ``format``, ``trace_id``,
+    ``events``, ``calls``, ``steps``, ``values``, ``bytes``). Raises ``UsageError``
+    (``ERR_NOT_TRACING``) when nothing is recording."""
+    if _active is not None:
+        return _active.stop(exit_code)
+    return _native.stop_recording(exit_code)
+
+
+def flush() -> None:
+    """Write every buffered event of the active session to disk (its staging directory)."""
+    _native.flush_recording()
+
+
+def is_tracing() -> bool:
+    """True while a session is recording."""
+    return _native.is_recording()
+
+
+def _default_program() -> str:
+    """``sys.argv[0]`` as an absolute path when it names a file (a script, ``python -m``'s
+    module file), else as it is (``-c``), or the interpreter when there is none (a REPL)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.isfile(argv0):
+        return os.path.abspath(argv0)
+    return argv0 or sys.executable
+
+
+def _globs(option: str, globs: Iterable[str]) -> list[str]:
+    """The globs as a list; a bare string is refused, as iterating it would give characters."""
+    if isinstance(globs, str):
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"{option} takes a list of globs, not the string {globs!r}; write [{globs!r}]",
+            option=option,
+            value=globs,
+        )
+    return list(globs)
