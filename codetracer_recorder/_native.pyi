@@ -90,6 +90,10 @@ def is_recording() -> bool:
 def active_trace_id() -> str | None:
     """The trace id of the active session, or None."""
 
+def detach_after_fork() -> None:
+    """Registered with ``os.register_at_fork(after_in_child=...)``: a forked child lets go
+    of the parent's session without writing anything, and runs on unrecorded."""
+
 def trace_summary(trace_dir: str) -> dict[str, Any]:
     """Load a trace directory with the ``runtime_tracing`` crate's own reader, check
     CodeTracer's ordering rules (ids interned before use, a Step before each

@@ -21,6 +21,11 @@ FORMATS: tuple[str, ...] = get_args(Format)
 CAPTURES: tuple[str, ...] = get_args(Capture)
 
 
+# A forked child must not write into its parent's trace (nor wait for the parent's
+# writer thread, which does not exist in the child).
+os.register_at_fork(after_in_child=_native.detach_after_fork)
+
+
 class StartOptions(TypedDict, total=False):
     """The keyword arguments of :func:`start`, so :func:`trace` takes exactly the same ones."""
 

@@ -96,6 +96,16 @@ pub fn active_trace_id(py: Python<'_>) -> Option<String> {
     ACTIVE.borrow_mut(py).and_then(|slot| slot.as_ref().map(|s| s.trace_id().to_owned()))
 }
 
+/// In a child made by `os.fork()`: the session belongs to the parent (its writer thread
+/// does not exist here, its staging directory is the parent's), so the child lets go of
+/// it without finishing anything, and runs on unrecorded.
+#[pyfunction]
+pub fn detach_after_fork(py: Python<'_>) {
+    if let Some(session) = ACTIVE.borrow_mut(py).and_then(|mut slot| slot.take()) {
+        session.forget_in_fork_child(py);
+    }
+}
+
 fn not_tracing() -> RecorderError {
     RecorderError::new(ErrorCode::NotTracing, "no recording is active")
 }

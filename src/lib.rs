@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::flush_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::is_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::active_trace_id, m)?)?;
+    m.add_function(wrap_pyfunction!(api::detach_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_summary, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_events_json, m)?)?;
     Ok(())

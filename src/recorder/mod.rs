@@ -416,6 +416,13 @@ impl Session {
         }
     }
 
+    /// Drops the session in a forked child: callbacks off, nothing joined or written
+    /// (joining the parent's writer thread would hang, since it does not exist here).
+    pub fn forget_in_fork_child(self, py: Python<'_>) {
+        self.monitoring.uninstall(py, &self.codes.recorded_codes(py));
+        std::mem::forget(self);
+    }
+
     /// Undoes a start that could not complete.
     fn abandon(self, py: Python<'_>) {
         self.monitoring.uninstall(py, &[]);

@@ -9,8 +9,9 @@
 //! value is encoded.
 //!
 //! Bounds: containers nest at most [`MAX_DEPTH`] levels and show at most [`MAX_ITEMS`]
-//! items, strings keep at most [`MAX_STR_CHARS`] characters, ints at most
-//! [`MAX_INT_HEX_DIGITS`] hex digits; whatever is cut is marked with `…`.
+//! items, one value holds at most [`MAX_NODES`] nested values in all, strings keep at
+//! most [`MAX_STR_CHARS`] characters, ints at most [`MAX_INT_HEX_DIGITS`] hex digits;
+//! whatever is cut is marked with `… N more`.
 
 use std::ffi::CStr;
 use std::os::raw::c_int;
@@ -31,6 +32,7 @@ extern "C" {
 
 pub const MAX_DEPTH: u32 = 3;
 pub const MAX_ITEMS: usize = 100;
+pub const MAX_NODES: usize = 1000;
 pub const MAX_STR_CHARS: isize = 1000;
 pub const MAX_INT_HEX_DIGITS: usize = 1024;
 
@@ -42,6 +44,8 @@ pub struct ValueEncoder {
     types: FxHashMap<(usize, u8), TypeId>,
     struct_types: FxHashMap<(usize, Vec<String>), TypeId>,
     keep_alive: Vec<Py<PyAny>>,
+    /// Nested values the value being encoded may still hold.
+    budget: usize,
 }
 
 /// The interner and the stream buffer a value's type definitions go to.
@@ -52,6 +56,7 @@ pub struct Sink<'a> {
 
 impl ValueEncoder {
     pub fn encode(&mut self, py: Python<'_>, obj: &Bound<'_, PyAny>, sink: &mut Sink<'_>) -> ValueRecord {
+        self.budget = MAX_NODES;
         self.encode_at(py, obj.as_ptr(), 0, sink)
     }
 
@@ -81,6 +86,7 @@ impl ValueEncoder {
     }
 
     fn encode_at(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
+        self.budget = self.budget.saturating_sub(1);
         // SAFETY (whole function): `obj` is a valid, borrowed object and the GIL is held;
         // only C-level accessors of builtin types are called.
         unsafe {
@@ -163,10 +169,14 @@ impl ValueEncoder {
         let shown = (len as usize).min(MAX_ITEMS);
         let mut elements = Vec::with_capacity(shown + 1);
         for i in 0..shown as ffi::Py_ssize_t {
+            if self.budget == 0 {
+                break;
+            }
             elements.push(self.encode_at(py, get(obj, i), depth + 1, sink));
         }
-        if shown < len as usize {
-            elements.push(self.cut(len as usize - shown, sink));
+        if elements.len() < len as usize {
+            let rest = len as usize - elements.len();
+            elements.push(self.cut(rest, sink));
         }
         elements
     }
@@ -181,7 +191,7 @@ impl ValueEncoder {
         let pair_type = sink.interner.type_id(TypeKind::Tuple, "tuple", sink.out);
         let mut elements = Vec::with_capacity(len.min(MAX_ITEMS) + 1);
         let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        while elements.len() < MAX_ITEMS && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut value) != 0 {
+        while elements.len() < MAX_ITEMS && self.budget > 0 && ffi::PyDict_Next(obj, &mut pos, &mut key, &mut value) != 0 {
             let secret = ffi::PyUnicode_Check(key) != 0 && is_secret_name(&str_text(key));
             let key_record = self.encode_at(py, key, depth + 1, sink);
             let value_record = if secret { self.redacted(sink) } else { self.encode_at(py, value, depth + 1, sink) };
@@ -206,7 +216,7 @@ impl ValueEncoder {
             return vec![self.cut(len, sink)];
         }
         let mut elements = Vec::with_capacity(len.min(MAX_ITEMS) + 1);
-        while elements.len() < MAX_ITEMS {
+        while elements.len() < MAX_ITEMS && self.budget > 0 {
             let item = ffi::PyIter_Next(iter);
             if item.is_null() {
                 break;
@@ -234,7 +244,7 @@ impl ValueEncoder {
         let mut names = Vec::new();
         let mut field_values = Vec::new();
         let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        while names.len() < MAX_ITEMS && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+        while names.len() < MAX_ITEMS && self.budget > 0 && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
             if ffi::PyUnicode_Check(key) == 0 {
                 continue;
             }
