@@ -78,7 +78,7 @@ def test_exception_thrown_into_generator_is_the_argument_exception(program, reco
     first, thrown = run.trace.calls("worker")
     assert first.return_value == "ready"
     assert list(thrown.args) == ["exception"]
-    assert thrown.args["exception"] == ErrorValue("KeyError: stop")
+    assert thrown.args["exception"] == ErrorValue("KeyError: 'stop'")
     assert thrown.return_value == "recovered"
 
 

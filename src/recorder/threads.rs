@@ -22,9 +22,10 @@ use rustc_hash::FxHashMap;
 pub struct Frame {
     /// Address of the frame's code object, to match later events to this frame.
     pub code: usize,
+    /// Index of the code's entry in the code registry.
+    pub info: u32,
     pub function_id: FunctionId,
     pub path_id: PathId,
-    pub is_module: bool,
 }
 
 pub struct ThreadRecord {

@@ -60,6 +60,12 @@ impl ValueEncoder {
         self.encode_at(py, obj.as_ptr(), 0, sink)
     }
 
+    /// Like [`ValueEncoder::encode`], for a borrowed object pointer.
+    pub fn encode_ptr(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, sink: &mut Sink<'_>) -> ValueRecord {
+        self.budget = MAX_NODES;
+        self.encode_at(py, obj, 0, sink)
+    }
+
     /// The value recorded in place of a secret-looking variable.
     pub fn redacted(&mut self, sink: &mut Sink<'_>) -> ValueRecord {
         let type_id = sink.interner.type_id(TypeKind::Error, REDACTED, sink.out);
@@ -164,7 +170,7 @@ impl ValueEncoder {
         len: ffi::Py_ssize_t,
     ) -> Vec<ValueRecord> {
         if depth >= MAX_DEPTH {
-            return vec![self.cut(len as usize, sink)];
+            return self.cut_all(len as usize, sink);
         }
         let shown = (len as usize).min(MAX_ITEMS);
         let mut elements = Vec::with_capacity(shown + 1);
@@ -186,7 +192,7 @@ impl ValueEncoder {
     unsafe fn dict_items(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
         let len = ffi::PyDict_Size(obj) as usize;
         if depth >= MAX_DEPTH {
-            return vec![self.cut(len, sink)];
+            return self.cut_all(len, sink);
         }
         let pair_type = sink.interner.type_id(TypeKind::Tuple, "tuple", sink.out);
         let mut elements = Vec::with_capacity(len.min(MAX_ITEMS) + 1);
@@ -208,7 +214,7 @@ impl ValueEncoder {
     unsafe fn set_items(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
         let len = ffi::PySet_Size(obj) as usize;
         if depth >= MAX_DEPTH {
-            return vec![self.cut(len, sink)];
+            return self.cut_all(len, sink);
         }
         let iter = ffi::PyObject_GetIter(obj);
         if iter.is_null() {
@@ -236,6 +242,10 @@ impl ValueEncoder {
     /// An instance of any other class: a `Struct` of its instance attributes when it
     /// has a `__dict__`, otherwise its type name.
     unsafe fn object(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
+        if let Some(r) = enum_member_text(obj) {
+            let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+            return ValueRecord::Raw { r, type_id };
+        }
         let dict = if depth < MAX_DEPTH { instance_dict(obj) } else { std::ptr::null_mut() };
         if dict.is_null() {
             let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
@@ -249,6 +259,9 @@ impl ValueEncoder {
                 continue;
             }
             let name = str_text(key);
+            if name.starts_with("__") && name.ends_with("__") {
+                continue;
+            }
             let record = if is_secret_name(&name) { self.redacted(sink) } else { self.encode_at(py, value, depth + 1, sink) };
             names.push(name);
             field_values.push(record);
@@ -256,6 +269,15 @@ impl ValueEncoder {
         ffi::Py_DECREF(dict);
         let type_id = self.struct_type_id(py, obj, names, sink);
         ValueRecord::Struct { field_values, type_id }
+    }
+
+    /// The elements of a container too deep to show: a marker, unless it is empty.
+    fn cut_all(&mut self, n: usize, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
+        if n == 0 {
+            Vec::new()
+        } else {
+            vec![self.cut(n, sink)]
+        }
     }
 
     /// A marker standing for `n` items that were not recorded.
@@ -425,10 +447,21 @@ unsafe fn bytes_text(obj: *mut ffi::PyObject) -> String {
     out
 }
 
-/// `"ValueError: message"` from the exception's type and first string argument;
-/// `str(exc)` is not called because a user class may override it.
+/// `"ValueError: message"`, as Python prints an uncaught exception. For a builtin
+/// exception type whose arguments are plain builtin values the message is its `str()`
+/// (C code all the way down); otherwise it is built from `args`, since a class the
+/// program defines, or an argument of one, could run anything in `__str__`.
 unsafe fn exception_text(obj: *mut ffi::PyObject) -> String {
     let name = type_name(obj);
+    if (*ffi::Py_TYPE(obj)).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 && has_plain_args(obj) {
+        let text = ffi::PyObject_Str(obj);
+        if !text.is_null() {
+            let message = str_text(text);
+            ffi::Py_DECREF(text);
+            return if message.is_empty() { name } else { format!("{name}: {message}") };
+        }
+        ffi::PyErr_Clear();
+    }
     let args = PyException_GetArgs(obj);
     if args.is_null() {
         ffi::PyErr_Clear();
@@ -488,6 +521,48 @@ unsafe fn repr_text(obj: *mut ffi::PyObject) -> String {
     let text = str_text(repr);
     ffi::Py_DECREF(repr);
     text
+}
+
+/// True when every argument of the exception is a str, int, float, bool, bytes or None.
+unsafe fn has_plain_args(obj: *mut ffi::PyObject) -> bool {
+    let args = PyException_GetArgs(obj);
+    if args.is_null() {
+        ffi::PyErr_Clear();
+        return false;
+    }
+    let plain = (0..ffi::PyTuple_GET_SIZE(args)).all(|i| {
+        let arg = ffi::PyTuple_GET_ITEM(args, i);
+        arg == ffi::Py_None()
+            || ffi::PyUnicode_CheckExact(arg) != 0
+            || ffi::PyLong_CheckExact(arg) != 0
+            || ffi::PyFloat_CheckExact(arg) != 0
+            || ffi::PyBool_Check(arg) != 0
+            || ffi::PyBytes_CheckExact(arg) != 0
+    });
+    ffi::Py_DECREF(args);
+    plain
+}
+
+/// `Color.RED` for a member of an `enum.Enum` (whose class's metaclass is `EnumType`),
+/// read from the member's `_name_` attribute without running its code.
+unsafe fn enum_member_text(obj: *mut ffi::PyObject) -> Option<String> {
+    let metatype = ffi::Py_TYPE(ffi::Py_TYPE(obj) as *mut ffi::PyObject) as *mut ffi::PyObject;
+    let metaname = type_name_of_type(metatype);
+    if metaname != "EnumType" && metaname != "EnumMeta" {
+        return None;
+    }
+    let dict = instance_dict(obj);
+    if dict.is_null() {
+        return None;
+    }
+    let member = ffi::PyDict_GetItemString(dict, c"_name_".as_ptr());
+    let text = (!member.is_null() && ffi::PyUnicode_Check(member) != 0).then(|| format!("{}.{}", type_name(obj), str_text(member)));
+    ffi::Py_DECREF(dict);
+    text
+}
+
+unsafe fn type_name_of_type(tp: *mut ffi::PyObject) -> String {
+    CStr::from_ptr((*(tp as *mut ffi::PyTypeObject)).tp_name).to_string_lossy().into_owned()
 }
 
 /// The instance `__dict__` of `obj` (a new reference), or null when it has none.
