@@ -7,14 +7,12 @@ A target is found and read before recording starts, so a bad command line starts
 import builtins
 import importlib.util
 import os
-import runpy
 import sys
 import types
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from importlib.machinery import SourceFileLoader
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from codetracer_recorder.errors import usage_error
 
@@ -41,8 +39,7 @@ class Target(Protocol):
         """Run the program's code; whatever it raises (``SystemExit`` too) propagates."""
 
 
-@dataclass(frozen=True)
-class Script:
+class Script(NamedTuple):
     """A Python file, like ``python path/to/script.py args...``."""
 
     path: str
@@ -66,8 +63,7 @@ class Script:
         exec(code, self.main.__dict__)  # noqa: S102 - running the user's program is the point
 
 
-@dataclass(frozen=True)
-class Module:
+class Module(NamedTuple):
     """A module or package found on ``sys.path``, like ``python -m name args...``."""
 
     name: str
@@ -88,6 +84,8 @@ class Module:
             yield
 
     def run(self) -> None:
+        import runpy  # only -m needs it; imported here to keep the CLI's start-up short
+
         runpy.run_module(self.name, run_name="__main__", alter_sys=True)
 
 

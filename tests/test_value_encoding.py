@@ -125,10 +125,24 @@ def test_functions_are_recorded_by_name_without_their_address(probe):
     assert trace.type_name(call.raw_args["a_function"]) == "function"
 
 
-def test_object_without_dict_is_recorded_by_its_type_name(probe):
+def test_object_with_slots_is_recorded_with_its_slot_values(probe):
     trace, call = probe
-    assert "Slotted" in call.args["a_slotted"]
+    assert call.args["a_slotted"] == ObjectValue("Slotted", {"a": 1})
     assert trace.type_name(call.raw_args["a_slotted"]) == "Slotted"
+
+
+def test_object_of_a_builtin_type_without_attributes_is_its_type_name(program, record):
+    prog = program("""
+        import itertools
+
+        def keep(counter):
+            return 0
+
+        keep(itertools.count(5))
+    """)
+    trace = record(prog).trace
+    (call,) = trace.calls("keep")
+    assert call.args["counter"] == "<itertools.count object>"
 
 
 def test_a_raising_or_recursive_repr_is_never_called(program, record):

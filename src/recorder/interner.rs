@@ -20,7 +20,8 @@ pub struct Interner {
     paths: FxHashMap<String, PathId>,
     path_list: Vec<String>,
     functions: usize,
-    types: FxHashMap<(u8, String), TypeId>,
+    /// By `lang_type`, then kind: looked up with a `&str`, so a hit allocates nothing.
+    types: FxHashMap<String, Vec<(u8, TypeId)>>,
     type_count: usize,
     variables: FxHashMap<String, VariableId>,
 }
@@ -48,13 +49,13 @@ impl Interner {
 
     pub fn type_id(&mut self, kind: TypeKind, lang_type: &str, out: &mut Vec<TraceLowLevelEvent>) -> TypeId {
         // TypeKind is a fieldless u8 enum without Hash, so the table keys on its number.
-        let key = (kind as u8, lang_type.to_owned());
-        if let Some(id) = self.types.get(&key) {
-            return *id;
+        let kind_number = kind as u8;
+        if let Some(known) = self.types.get(lang_type).and_then(|kinds| kinds.iter().find(|(k, _)| *k == kind_number)) {
+            return known.1;
         }
         let id = TypeId(self.type_count);
         self.type_count += 1;
-        self.types.insert(key, id);
+        self.types.entry(lang_type.to_owned()).or_default().push((kind_number, id));
         out.push(TraceLowLevelEvent::Type(TypeRecord {
             kind,
             lang_type: lang_type.to_owned(),

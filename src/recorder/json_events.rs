@@ -3,16 +3,29 @@
 //!
 //! `serde_json` walks the derived `Serialize` impls and escapes every key and variant
 //! name at run time; here the fixed parts are literals and only values are formatted.
-//! `Step`, `Call`, `Return` and `Value` events with the common value kinds take the fast
-//! path; everything else (definitions, rare value kinds) goes through `serde_json`. The
-//! tests check the two agree exactly, so readers see no difference.
+//! `Step`, `Call`, `Return` and `Value` events take the fast path, unless they hold a
+//! value kind the recorder never writes; everything else (definitions, those values)
+//! goes through `serde_json`. The tests check the two agree exactly, so readers see no
+//! difference.
 
 use std::io::Write;
+
+use base64::Engine;
 
 use runtime_tracing::{FullValueRecord, TraceLowLevelEvent, ValueRecord};
 
 /// Appends `event` as JSON to `out`.
 pub fn write_event(out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> std::io::Result<()> {
+    let start = out.len();
+    if write_fast(out, event) {
+        return Ok(());
+    }
+    out.truncate(start);
+    serde_json::to_writer(out, event).map_err(std::io::Error::other)
+}
+
+/// The fast path; false (with `out` partly written) for an event it does not handle.
+fn write_fast(out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> bool {
     match event {
         TraceLowLevelEvent::Step(step) => {
             out.extend_from_slice(b"{\"Step\":{\"path_id\":");
@@ -20,9 +33,9 @@ pub fn write_event(out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> std::io::Re
             out.extend_from_slice(b",\"line\":");
             write_int(out, step.line.0);
             out.extend_from_slice(b"}}");
-            Ok(())
+            true
         }
-        TraceLowLevelEvent::Call(call) if call.args.iter().all(|arg| is_simple(&arg.value)) => {
+        TraceLowLevelEvent::Call(call) => {
             out.extend_from_slice(b"{\"Call\":{\"function_id\":");
             write_int(out, call.function_id.0 as i64);
             out.extend_from_slice(b",\"args\":[");
@@ -30,62 +43,51 @@ pub fn write_event(out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> std::io::Re
                 if i > 0 {
                     out.push(b',');
                 }
-                write_full_value(out, arg);
+                if !write_full_value(out, arg) {
+                    return false;
+                }
             }
             out.extend_from_slice(b"]}}");
-            Ok(())
+            true
         }
-        TraceLowLevelEvent::Return(ret) if is_simple(&ret.return_value) => {
+        TraceLowLevelEvent::Return(ret) => {
             out.extend_from_slice(b"{\"Return\":{\"return_value\":");
-            write_value(out, &ret.return_value);
+            let done = write_value(out, &ret.return_value);
             out.extend_from_slice(b"}}");
-            Ok(())
+            done
         }
-        TraceLowLevelEvent::Value(value) if is_simple(&value.value) => {
+        TraceLowLevelEvent::Value(value) => {
             out.extend_from_slice(b"{\"Value\":");
-            write_full_value(out, value);
+            let done = write_full_value(out, value);
             out.push(b'}');
-            Ok(())
+            done
         }
-        other => serde_json::to_writer(out, other).map_err(std::io::Error::other),
+        _ => false,
     }
 }
 
-/// Value kinds the fast path writes (recursively); the others go through serde.
-fn is_simple(value: &ValueRecord) -> bool {
-    match value {
-        ValueRecord::Int { .. }
-        | ValueRecord::Bool { .. }
-        | ValueRecord::String { .. }
-        | ValueRecord::Raw { .. }
-        | ValueRecord::Error { .. }
-        | ValueRecord::None { .. } => true,
-        ValueRecord::Float { f, .. } => f.is_finite(),
-        ValueRecord::Sequence { elements, .. } | ValueRecord::Tuple { elements, .. } => elements.iter().all(is_simple),
-        ValueRecord::Struct { field_values, .. } => field_values.iter().all(is_simple),
-        ValueRecord::Variant { .. } | ValueRecord::Reference { .. } | ValueRecord::Cell { .. } | ValueRecord::BigInt { .. } => false,
-    }
-}
-
-fn write_full_value(out: &mut Vec<u8>, value: &FullValueRecord) {
+fn write_full_value(out: &mut Vec<u8>, value: &FullValueRecord) -> bool {
     out.extend_from_slice(b"{\"variable_id\":");
     write_int(out, value.variable_id.0 as i64);
     out.extend_from_slice(b",\"value\":");
-    write_value(out, &value.value);
+    let done = write_value(out, &value.value);
     out.push(b'}');
+    done
 }
 
-/// A value for which [`is_simple`] holds.
-fn write_value(out: &mut Vec<u8>, value: &ValueRecord) {
+/// Writes `value`; false when it holds a kind the fast path leaves to serde
+/// (non-finite floats, variants, references, cells), which the recorder never writes.
+fn write_value(out: &mut Vec<u8>, value: &ValueRecord) -> bool {
     let type_id = match value {
         ValueRecord::Int { i, type_id } => {
             out.extend_from_slice(b"{\"kind\":\"Int\",\"i\":");
             write_int(out, *i);
             type_id
         }
-        ValueRecord::Float { f, type_id } => {
+        ValueRecord::Float { f, type_id } if f.is_finite() => {
+            // The float formatter serde_json itself uses, so the digits are the same.
             out.extend_from_slice(b"{\"kind\":\"Float\",\"f\":");
-            out.extend_from_slice(ryu::Buffer::new().format_finite(*f).as_bytes());
+            out.extend_from_slice(zmij::Buffer::new().format_finite(*f).as_bytes());
             type_id
         }
         ValueRecord::Bool { b, type_id } => {
@@ -113,44 +115,54 @@ fn write_value(out: &mut Vec<u8>, value: &ValueRecord) {
         }
         ValueRecord::Sequence { elements, is_slice, type_id } => {
             out.extend_from_slice(b"{\"kind\":\"Sequence\",\"elements\":");
-            write_values(out, elements);
+            if !write_values(out, elements) {
+                return false;
+            }
             out.extend_from_slice(if *is_slice { b",\"is_slice\":true" } else { b",\"is_slice\":false" });
             type_id
         }
         ValueRecord::Tuple { elements, type_id } => {
             out.extend_from_slice(b"{\"kind\":\"Tuple\",\"elements\":");
-            write_values(out, elements);
+            if !write_values(out, elements) {
+                return false;
+            }
             type_id
         }
         ValueRecord::Struct { field_values, type_id } => {
             out.extend_from_slice(b"{\"kind\":\"Struct\",\"field_values\":");
-            write_values(out, field_values);
+            if !write_values(out, field_values) {
+                return false;
+            }
             type_id
         }
-        // Not simple: never reached (callers check `is_simple` first).
-        ValueRecord::Variant { type_id, .. } | ValueRecord::Reference { type_id, .. } | ValueRecord::BigInt { type_id, .. } => {
-            out.extend_from_slice(b"{\"kind\":\"None\"");
+        ValueRecord::BigInt { b, negative, type_id } => {
+            out.extend_from_slice(b"{\"kind\":\"BigInt\",\"b\":\"");
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
+            out.extend_from_slice(if *negative { b"\",\"negative\":true" } else { b"\",\"negative\":false" });
             type_id
         }
-        ValueRecord::Cell { .. } => {
-            out.extend_from_slice(b"{\"kind\":\"None\",\"type_id\":0}");
-            return;
+        ValueRecord::Float { .. } | ValueRecord::Variant { .. } | ValueRecord::Reference { .. } | ValueRecord::Cell { .. } => {
+            return false;
         }
     };
     out.extend_from_slice(b",\"type_id\":");
     write_int(out, type_id.0 as i64);
     out.push(b'}');
+    true
 }
 
-fn write_values(out: &mut Vec<u8>, values: &[ValueRecord]) {
+fn write_values(out: &mut Vec<u8>, values: &[ValueRecord]) -> bool {
     out.push(b'[');
     for (i, value) in values.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_value(out, value);
+        if !write_value(out, value) {
+            return false;
+        }
     }
     out.push(b']');
+    true
 }
 
 fn write_int(out: &mut Vec<u8>, value: i64) {
@@ -158,34 +170,46 @@ fn write_int(out: &mut Vec<u8>, value: i64) {
 }
 
 /// A JSON string with `serde_json`'s escaping: `"`, `\` and control characters.
+/// Runs of bytes that need no escape are copied whole.
 fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                let _ = write!(out, "\\u{byte:04x}");
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[byte as usize] {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                let _ = write!(out, "\\u{byte:04x}");
+            }
+        }
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
+
+/// Bytes JSON needs escaped inside a string: control characters, `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -200,6 +224,12 @@ mod tests {
             ValueRecord::Float { f: 2.5, type_id: t },
             ValueRecord::Float { f: 1e300, type_id: t },
             ValueRecord::Float { f: -0.0, type_id: t },
+            ValueRecord::Float { f: f64::NAN, type_id: t },
+            ValueRecord::Variant {
+                discriminator: "Some".into(),
+                contents: Box::new(ValueRecord::Int { i: 1, type_id: t }),
+                type_id: t,
+            },
             ValueRecord::Bool { b: true, type_id: t },
             ValueRecord::String { text: "quote \" backslash \\ nl \n tab \t bell \u{7} é 😀 \u{1f} del \u{7f}".into(), type_id: t },
             ValueRecord::Raw { r: "<function f>".into(), type_id: t },

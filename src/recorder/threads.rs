@@ -10,10 +10,7 @@
 //! never interleave inside one frame; a thread's calls appear in the order they
 //! finished. Interning events never go into segments (see `interner.rs`).
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::ThreadId;
-
+use pyo3::ffi;
 use runtime_tracing::{FunctionId, PathId, TraceLowLevelEvent};
 use rustc_hash::FxHashMap;
 
@@ -37,43 +34,39 @@ pub struct ThreadRecord {
 /// Index of the primary thread's record.
 pub const PRIMARY: usize = 0;
 
+/// Threads are told apart by their interpreter thread state. CPython may give a new
+/// thread the state of one that has ended; the ended thread's record is then empty (its
+/// frames all returned, its last segment joined the stream), so the new thread can take
+/// it over as it is.
 pub struct Threads {
     records: Vec<ThreadRecord>,
-    by_thread: FxHashMap<ThreadId, usize>,
-    generation: u64,
-}
-
-/// Sessions get distinct generations, so a cached index from an earlier session is
-/// never taken for a current one.
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// (generation, index) of this OS thread's record in the current session.
-    static CACHED: Cell<(u64, usize)> = const { Cell::new((0, 0)) };
+    by_state: FxHashMap<usize, usize>,
+    /// The last (thread state, index) looked up: consecutive events mostly come from
+    /// the same thread.
+    last: (usize, usize),
 }
 
 impl Threads {
     /// The calling thread becomes the primary thread.
     pub fn new() -> Self {
-        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
-        let mut threads = Threads { records: Vec::new(), by_thread: FxHashMap::default(), generation };
+        let mut threads = Threads { records: Vec::new(), by_state: FxHashMap::default(), last: (0, 0) };
         threads.current();
         threads
     }
 
     /// Index of the calling thread's record, creating it on first sight.
     pub fn current(&mut self) -> usize {
-        let (generation, index) = CACHED.get();
-        if generation == self.generation {
-            return index;
+        // SAFETY: called with the GIL held, so the calling thread has a thread state.
+        let state = unsafe { ffi::PyThreadState_Get() } as usize;
+        if state == self.last.0 {
+            return self.last.1;
         }
-        let id = std::thread::current().id();
         let next = self.records.len();
-        let index = *self.by_thread.entry(id).or_insert(next);
+        let index = *self.by_state.entry(state).or_insert(next);
         if index == next {
             self.records.push(ThreadRecord { stack: Vec::new(), segment: Vec::new() });
         }
-        CACHED.set((self.generation, index));
+        self.last = (state, index);
         index
     }
 

@@ -18,10 +18,11 @@ use std::os::raw::c_int;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use runtime_tracing::{FieldTypeRecord, TraceLowLevelEvent, TypeId, TypeKind, ValueRecord, NONE_TYPE_ID};
+use runtime_tracing::{TraceLowLevelEvent, TypeId, TypeKind, ValueRecord, NONE_TYPE_ID};
 use rustc_hash::FxHashMap;
 
 use super::interner::Interner;
+use super::objects::{self, ObjectShapes};
 use super::redaction::{is_secret_name, REDACTED};
 
 extern "C" {
@@ -31,9 +32,11 @@ extern "C" {
 }
 
 pub const MAX_DEPTH: u32 = 3;
-pub const MAX_ITEMS: usize = 100;
-pub const MAX_NODES: usize = 1000;
-pub const MAX_STR_CHARS: isize = 1000;
+// The bounds trade detail for speed: locals are encoded again at every step, so a big
+// container in scope costs its shown size on every line (see benchmarks/README.md).
+pub const MAX_ITEMS: usize = 16;
+pub const MAX_NODES: usize = 64;
+pub const MAX_STR_CHARS: isize = 500;
 pub const MAX_INT_HEX_DIGITS: usize = 1024;
 
 /// Encodes values, remembering the type id of each Python type it has seen.
@@ -42,10 +45,14 @@ pub struct ValueEncoder {
     /// Type object address → type id. `keep_alive` holds the type objects, so an
     /// address cannot be reused by another type while the session runs.
     types: FxHashMap<(usize, u8), TypeId>,
-    struct_types: FxHashMap<(usize, Vec<String>), TypeId>,
+    shapes: ObjectShapes,
     keep_alive: Vec<Py<PyAny>>,
     /// Nested values the value being encoded may still hold.
     budget: usize,
+    /// The last type looked up (containers are mostly of one element type).
+    last_type: ((usize, u8), TypeId),
+    /// Approximate heap bytes of the values encoded since [`ValueEncoder::take_bytes`].
+    bytes: usize,
 }
 
 /// The interner and the stream buffer a value's type definitions go to.
@@ -91,8 +98,15 @@ impl ValueEncoder {
         ValueRecord::Int { i: value, type_id }
     }
 
+    /// Approximate heap bytes of the values encoded since the last call, so the
+    /// session can bound its buffers in bytes as well as in events.
+    pub fn take_bytes(&mut self) -> usize {
+        std::mem::take(&mut self.bytes)
+    }
+
     fn encode_at(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
         self.budget = self.budget.saturating_sub(1);
+        self.bytes += std::mem::size_of::<ValueRecord>();
         // SAFETY (whole function): `obj` is a valid, borrowed object and the GIL is held;
         // only C-level accessors of builtin types are called.
         unsafe {
@@ -119,7 +133,9 @@ impl ValueEncoder {
             }
             if ffi::PyUnicode_Check(obj) != 0 {
                 let type_id = self.type_id_of(py, obj, TypeKind::String, sink);
-                return ValueRecord::String { text: str_text(obj), type_id };
+                let text = str_text(obj);
+                self.bytes += text.len();
+                return ValueRecord::String { text, type_id };
             }
             if ffi::PyBytes_Check(obj) != 0 || ffi::PyByteArray_Check(obj) != 0 {
                 let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
@@ -246,29 +262,47 @@ impl ValueEncoder {
             let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
             return ValueRecord::Raw { r, type_id };
         }
-        let dict = if depth < MAX_DEPTH { instance_dict(obj) } else { std::ptr::null_mut() };
-        if dict.is_null() {
-            let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
-            return ValueRecord::Raw { r: format!("<{} object>", type_name(obj)), type_id };
-        }
-        let mut names = Vec::new();
-        let mut field_values = Vec::new();
-        let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        while names.len() < MAX_ITEMS && self.budget > 0 && ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
-            if ffi::PyUnicode_Check(key) == 0 {
-                continue;
+        let class = ffi::Py_TYPE(obj) as *mut ffi::PyObject;
+        if depth < MAX_DEPTH {
+            let dict = instance_dict(obj);
+            if !dict.is_null() {
+                let shape = self.shapes.dict_shape(py, class, dict, sink);
+                let mut field_values = Vec::with_capacity(shape.fields.len());
+                let mut fields = shape.fields.iter();
+                objects::for_each_str_key(dict, |_, value| {
+                    if let Some(field) = fields.next().filter(|f| f.shown) {
+                        field_values.push(self.field_value(py, value, field.secret, depth, sink));
+                    }
+                });
+                ffi::Py_DECREF(dict);
+                return ValueRecord::Struct { field_values, type_id: shape.type_id };
             }
-            let name = str_text(key);
-            if name.starts_with("__") && name.ends_with("__") {
-                continue;
+            if let Some(shape) = self.shapes.slot_shape(py, class, sink) {
+                let mut field_values = Vec::with_capacity(shape.fields.len());
+                for field in shape.fields.iter().filter(|f| f.shown) {
+                    let value = objects::slot_value(obj, field.at);
+                    field_values.push(if value.is_null() {
+                        ValueRecord::None { type_id: NONE_TYPE_ID }
+                    } else {
+                        self.field_value(py, value, field.secret, depth, sink)
+                    });
+                }
+                return ValueRecord::Struct { field_values, type_id: shape.type_id };
             }
-            let record = if is_secret_name(&name) { self.redacted(sink) } else { self.encode_at(py, value, depth + 1, sink) };
-            names.push(name);
-            field_values.push(record);
         }
-        ffi::Py_DECREF(dict);
-        let type_id = self.struct_type_id(py, obj, names, sink);
-        ValueRecord::Struct { field_values, type_id }
+        let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
+        ValueRecord::Raw { r: self.shapes.opaque_text(py, obj), type_id }
+    }
+
+    /// One attribute of an object: redacted, cut when the value is out of budget, or encoded.
+    unsafe fn field_value(&mut self, py: Python<'_>, value: *mut ffi::PyObject, secret: bool, depth: u32, sink: &mut Sink<'_>) -> ValueRecord {
+        if secret {
+            self.redacted(sink)
+        } else if self.budget == 0 {
+            self.cut(1, sink)
+        } else {
+            self.encode_at(py, value, depth + 1, sink)
+        }
     }
 
     /// The elements of a container too deep to show: a marker, unless it is empty.
@@ -290,29 +324,16 @@ impl ValueEncoder {
         // SAFETY: `obj` is a valid object; its type outlives it.
         let type_ptr = unsafe { ffi::Py_TYPE(obj) } as *mut ffi::PyObject;
         let key = (type_ptr as usize, kind as u8);
+        if self.last_type.0 == key {
+            return self.last_type.1;
+        }
         if let Some(id) = self.types.get(&key) {
+            self.last_type = (key, *id);
             return *id;
         }
         // SAFETY: as above.
         let id = sink.interner.type_id(kind, &unsafe { type_name(obj) }, sink.out);
         self.types.insert(key, id);
-        // SAFETY: `type_ptr` is a valid object; the new strong reference keeps it alive.
-        self.keep_alive.push(unsafe { Py::from_borrowed_ptr(py, type_ptr) });
-        id
-    }
-
-    fn struct_type_id(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, names: Vec<String>, sink: &mut Sink<'_>) -> TypeId {
-        // SAFETY: `obj` is a valid object.
-        let type_ptr = unsafe { ffi::Py_TYPE(obj) } as *mut ffi::PyObject;
-        let key = (type_ptr as usize, names);
-        if let Some(id) = self.struct_types.get(&key) {
-            return *id;
-        }
-        let any = sink.interner.type_id(TypeKind::Any, "object", sink.out);
-        let fields = key.1.iter().map(|name| FieldTypeRecord { name: name.clone(), type_id: any }).collect();
-        // SAFETY: `obj` is a valid object.
-        let id = sink.interner.struct_type_id(&unsafe { type_name(obj) }, fields, sink.out);
-        self.struct_types.insert(key, id);
         // SAFETY: `type_ptr` is a valid object; the new strong reference keeps it alive.
         self.keep_alive.push(unsafe { Py::from_borrowed_ptr(py, type_ptr) });
         id
@@ -375,36 +396,38 @@ fn python_float_text(f: f64) -> &'static str {
 /// surrogates, which UTF-8 cannot hold, become `\udcxx` escapes.
 pub(crate) unsafe fn str_text(obj: *mut ffi::PyObject) -> String {
     let len = ffi::PyUnicode_GetLength(obj);
-    let (source, cut) = if len > MAX_STR_CHARS {
-        (ffi::PyUnicode_Substring(obj, 0, MAX_STR_CHARS), true)
-    } else {
-        ffi::Py_INCREF(obj);
-        (obj, false)
-    };
-    if source.is_null() {
+    if len <= MAX_STR_CHARS {
+        return utf8_text(obj);
+    }
+    let head = ffi::PyUnicode_Substring(obj, 0, MAX_STR_CHARS);
+    if head.is_null() {
+        ffi::PyErr_Clear();
+        return "…".to_owned();
+    }
+    let mut text = utf8_text(head);
+    ffi::Py_DECREF(head);
+    text.push('…');
+    text
+}
+
+/// The whole of a `str` as UTF-8.
+unsafe fn utf8_text(obj: *mut ffi::PyObject) -> String {
+    let mut size: ffi::Py_ssize_t = 0;
+    let data = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
+    if !data.is_null() {
+        // CPython's UTF-8 form of a str is valid UTF-8 by construction.
+        let bytes = std::slice::from_raw_parts(data as *const u8, size as usize);
+        return std::str::from_utf8_unchecked(bytes).to_owned();
+    }
+    // Lone surrogates have no UTF-8 form: escape them.
+    ffi::PyErr_Clear();
+    let encoded = ffi::PyUnicode_AsEncodedString(obj, c"utf-8".as_ptr(), c"backslashreplace".as_ptr());
+    if encoded.is_null() {
         ffi::PyErr_Clear();
         return String::new();
     }
-    let mut size: ffi::Py_ssize_t = 0;
-    let data = ffi::PyUnicode_AsUTF8AndSize(source, &mut size);
-    let mut text = if data.is_null() {
-        ffi::PyErr_Clear();
-        let encoded = ffi::PyUnicode_AsEncodedString(source, c"utf-8".as_ptr(), c"backslashreplace".as_ptr());
-        if encoded.is_null() {
-            ffi::PyErr_Clear();
-            String::new()
-        } else {
-            let text = String::from_utf8_lossy(bytes_of(encoded)).into_owned();
-            ffi::Py_DECREF(encoded);
-            text
-        }
-    } else {
-        String::from_utf8_lossy(std::slice::from_raw_parts(data as *const u8, size as usize)).into_owned()
-    };
-    ffi::Py_DECREF(source);
-    if cut {
-        text.push('…');
-    }
+    let text = String::from_utf8_lossy(bytes_of(encoded)).into_owned();
+    ffi::Py_DECREF(encoded);
     text
 }
 
@@ -546,9 +569,9 @@ unsafe fn has_plain_args(obj: *mut ffi::PyObject) -> bool {
 /// `Color.RED` for a member of an `enum.Enum` (whose class's metaclass is `EnumType`),
 /// read from the member's `_name_` attribute without running its code.
 unsafe fn enum_member_text(obj: *mut ffi::PyObject) -> Option<String> {
-    let metatype = ffi::Py_TYPE(ffi::Py_TYPE(obj) as *mut ffi::PyObject) as *mut ffi::PyObject;
-    let metaname = type_name_of_type(metatype);
-    if metaname != "EnumType" && metaname != "EnumMeta" {
+    let metatype = ffi::Py_TYPE(ffi::Py_TYPE(obj) as *mut ffi::PyObject);
+    let metaname = CStr::from_ptr((*metatype).tp_name).to_bytes();
+    if metaname != b"EnumType" && metaname != b"EnumMeta" {
         return None;
     }
     let dict = instance_dict(obj);
@@ -559,10 +582,6 @@ unsafe fn enum_member_text(obj: *mut ffi::PyObject) -> Option<String> {
     let text = (!member.is_null() && ffi::PyUnicode_Check(member) != 0).then(|| format!("{}.{}", type_name(obj), str_text(member)));
     ffi::Py_DECREF(dict);
     text
-}
-
-unsafe fn type_name_of_type(tp: *mut ffi::PyObject) -> String {
-    CStr::from_ptr((*(tp as *mut ffi::PyTypeObject)).tp_name).to_string_lossy().into_owned()
 }
 
 /// The instance `__dict__` of `obj` (a new reference), or null when it has none.
