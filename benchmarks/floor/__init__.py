@@ -1,0 +1,1 @@
+"""The floor: a no-op C callback for sys.monitoring, built by the benchmark for each interpreter."""
