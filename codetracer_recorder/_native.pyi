@@ -4,8 +4,11 @@ Everything here is private: use the public API in ``codetracer_recorder`` instea
 All functions must be called with the GIL held (they are ordinary Python calls).
 """
 
+import os
 from collections.abc import Sequence
 from typing import Any, Literal
+
+from codetracer_recorder.policy import PolicyField, PolicySnapshot
 
 __version__: str
 """Version of the native module; must equal the Python package's version."""
@@ -13,8 +16,18 @@ __version__: str
 TOOL_ID: int
 """The ``sys.monitoring`` tool id the recorder registers under."""
 
-ERROR_CODES: list[str]
-"""Every ``ERR_*`` code the recorder uses (the list in ``src/errors.rs``)."""
+ERROR_CODES: dict[str, str]
+"""Every ``ERR_*`` code the recorder uses (the list in ``src/errors.rs``), in order, with the
+``kind`` an error of that code has by default."""
+
+POLICY_FIELDS: tuple[PolicyField, ...]
+"""The policy fields of ``src/policy.rs``: name, environment variable, CLI flags, kind,
+accepted values and help; the CLI and the documentation are built from it."""
+
+FAULT_INJECTION: bool
+"""True in the test build (cargo feature ``fault-injection``, ``make test``): then
+``CODETRACER_TEST_INJECT=KIND:SITE[@N]`` makes a site fail at session start, see
+``src/fault_injection.rs``. False in release builds, which ignore the variable."""
 
 class RecorderError(Exception):
     """Base of every error the recorder raises. ``str(error)`` is ``"[ERR_CODE] message"``.
@@ -47,8 +60,8 @@ def start_recording(
     trace_dir: str,
     *,
     format: Literal["json", "binary"],
-    program: str,
-    args: Sequence[str],
+    program: object,
+    args: object,
     include: Sequence[str],
     exclude: Sequence[str],
     skip_prefixes: Sequence[str],
@@ -63,6 +76,10 @@ def start_recording(
     standard library); ``never_prefixes`` are never recorded (the recorder itself,
     OpenTelemetry). ``capture`` chooses what values are
     recorded: locals at every step (default), only arguments and return values, or none.
+    ``program`` and ``args`` (the program's ``sys.argv``) must be str; anything else is the
+    program's doing and raises ``TargetError`` (``ERR_TARGET_ARGS``). The session follows a
+    copy of the current policy. A session that detached under ``disable`` and was never
+    stopped is finished first.
 
     Raises ``UsageError`` (``ERR_ALREADY_TRACING``, ``ERR_TRACE_DIR_CONFLICT``,
     ``ERR_UNSUPPORTED_FORMAT``, ``ERR_INVALID_POLICY_VALUE``) or ``EnvironmentError``
@@ -74,18 +91,27 @@ def stop_recording(exit_code: int | None = None) -> dict[str, Any]:
     """Stop recording, write the final top-level return (``exit_code``, or None),
     finish the files and rename the staging directory into place.
 
-    Returns a summary: ``path``, ``format``, ``trace_id``, ``events`` (all events written),
-    ``calls``, ``steps``, ``values``, ``bytes`` (size of the events file). Raises ``UsageError`` (``ERR_NOT_TRACING``) when
-    no session is active, ``EnvironmentError`` (``ERR_IO``) when writing failed (the
-    staging directory is then removed).
+    Returns a summary: ``path`` (None when no trace was left), ``format``, ``trace_id``,
+    ``events`` (all events written), ``calls``, ``steps``, ``values``, ``bytes`` (size of
+    the events file), ``partial`` (the trace at ``path`` is what a failed session wrote,
+    kept by ``keep_partial_trace``) and ``error`` (under ``on_recorder_error=disable``, the
+    failure as a ``RecorderError`` instance, not raised; else None).
+
+    Raises ``UsageError`` (``ERR_NOT_TRACING``) when no session is active; under
+    ``abort``, the session's failure (``EnvironmentError`` ``ERR_IO`` when writing failed,
+    ``InternalError`` ``ERR_PANIC`` for a caught panic, …), with ``partial_trace`` in its
+    context when a partial trace was kept; with ``require_trace``, ``EnvironmentError``
+    ``ERR_TRACE_MISSING`` (or ``ERR_TRACE_INCOMPLETE``) under either policy.
     """
 
 def flush_recording() -> None:
     """Hand every buffered event to the writer and wait until it is on disk
-    (in the staging directory; the trace becomes visible at stop)."""
+    (in the staging directory; the trace becomes visible at stop). Under ``abort``, raises
+    the session's failure; under ``disable``, a detached session has nothing to flush."""
 
 def is_recording() -> bool:
-    """True while a session is active."""
+    """True while a session is recording: False before ``start``, after ``stop``, and once
+    a session detached after a failure under ``on_recorder_error=disable``."""
 
 def active_trace_id() -> str | None:
     """The trace id of the active session, or None."""
@@ -93,6 +119,44 @@ def active_trace_id() -> str | None:
 def detach_after_fork() -> None:
     """Registered with ``os.register_at_fork(after_in_child=...)``: a forked child lets go
     of the parent's session without writing anything, and runs on unrecorded."""
+
+def configure_policy(
+    *,
+    on_recorder_error: Literal["abort", "disable"] | str | None = None,
+    require_trace: bool | str | None = None,
+    keep_partial_trace: bool | str | None = None,
+    log_level: str | None = None,
+    log_file: str | os.PathLike[str] | None = None,
+    json_errors: bool | str | None = None,
+) -> None:
+    """Update the global policy (``src/policy.rs``); ``None`` leaves a field unchanged.
+
+    Switches take a bool or the text of the environment variables (``1``/``0``,
+    ``true``/``false``, ``yes``/``no``, ``on``/``off``, any case). ``log_level`` is a level
+    (``error``, ``warn``, ``info``, ``debug``, ``trace``, ``off``) or ``target=level``
+    directives separated by commas; ``log_file`` a path (kept absolute). Every value is
+    checked before any is applied: an unknown field or a bad value raises ``UsageError``
+    (``ERR_INVALID_POLICY_VALUE``) naming the field, the value and what is accepted, and
+    changes nothing. A running session keeps the policy it started with.
+    """
+
+def configure_policy_from_env() -> None:
+    """Apply the ``CODETRACER_*`` policy variables that are set (an empty one counts as
+    unset): ``CODETRACER_ON_RECORDER_ERROR``, ``CODETRACER_REQUIRE_TRACE``,
+    ``CODETRACER_KEEP_PARTIAL_TRACE``, ``CODETRACER_JSON_ERRORS``, ``CODETRACER_LOG_LEVEL``,
+    ``CODETRACER_LOG_FILE``, read as :func:`configure_policy` reads text. A bad value raises
+    ``UsageError`` (``ERR_INVALID_POLICY_VALUE``) naming the variable, and changes nothing."""
+
+def policy_snapshot() -> PolicySnapshot:
+    """The current policy, every field."""
+
+def reset_policy() -> None:
+    """Back to the built-in defaults (``abort``, every switch off, no log filter or file)."""
+
+def parse_policy_value(field: str, text: str, source: str) -> bool | str:
+    """What ``text`` means for the policy field ``field``, as :func:`configure_policy`
+    takes it (a bool for a switch, else a str; a ``log_file`` made absolute). Raises
+    ``UsageError`` (``ERR_INVALID_POLICY_VALUE``) naming ``source`` (a CLI flag)."""
 
 def trace_summary(trace_dir: str) -> dict[str, Any]:
     """Load a trace directory with the ``runtime_tracing`` crate's own reader, check

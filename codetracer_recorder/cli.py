@@ -4,9 +4,11 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from codetracer_recorder import __version__, exit_status
 from codetracer_recorder.errors import RecorderError, one_line
+from codetracer_recorder.policy import FIELDS, configure_policy_from_env, parse_policy_value
 from codetracer_recorder.session import CAPTURES, FORMATS, TraceSession, start
 from codetracer_recorder.target import Target, find_module, load_script
 
@@ -18,6 +20,11 @@ examples:
   {PROG} --trace-dir out -m mypkg.tool input.txt
   {PROG} --format binary --exclude 'mypkg.vendor.*' --exclude '*/generated/*' app.py
 
+Policy flags beat the CODETRACER_* environment variables, which beat the defaults; each
+flag also has the upstream recorder's spelling (--require-trace for
+--codetracer-require-trace). A switch alone means true; --switch=VALUE takes 1/0,
+true/false, yes/no or on/off.
+
 The program runs as __main__ with its own sys.argv and sys.path[0]; its stdin, stdout and
 stderr are untouched. Everything after the script (or -m module) belongs to the program.
 Not recorded by default: the standard library, the recorder itself and OpenTelemetry.
@@ -28,9 +35,10 @@ exit status:
   gives 1 after its usual traceback, Ctrl-C gives 130. The trace is written in every case.
   2 when the program was not started: a bad command line or input (unreadable script,
   unknown module or format, trace dir that is a file) or a recorder that cannot start.
-  When the recorder fails while writing the trace of a program that succeeded:
-  10 (the machine: I/O, disk), 20 (the program did something the recorder cannot
-  follow), 70 (a recorder bug).
+  When the recorder fails while recording a program that succeeded (under the default
+  --codetracer-on-recorder-error=abort): 10 (the machine: I/O, disk, or a required trace
+  missing), 20 (the program did something the recorder cannot follow), 70 (a recorder
+  bug). Under =disable the program's own status stands, and the failure is a warning.
   Recorder errors are one line on stderr: {PROG}: error: [ERR_CODE] message
 """
 
@@ -42,8 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     belongs at the end of a process: tests run it in a child process.
     """
     parser = _parser()
-    options = parser.parse_args(argv)
     try:
+        options, overrides = parse_command_line(parser, sys.argv[1:] if argv is None else argv)
+        # The environment is checked now, so a bad variable stops the program from
+        # starting; start() applies it again under the flags.
+        configure_policy_from_env()
         target = _target(parser, options)
         with target.as_main():
             session = start(
@@ -54,12 +65,111 @@ def main(argv: Sequence[str] | None = None) -> int:
                 capture=options.capture,
                 program=target.program,
                 args=target.args,
+                policy=overrides,
             )
             return _record(target, session)
     except RecorderError as error:
         # Whatever its kind, an error before the program started means it did not run.
         _report(error)
         return exit_status.USAGE
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """The options, and the policy the flags set (field name to value, as
+    ``configure_policy`` takes them). Raises ``UsageError`` naming the flag for a bad
+    policy value; argparse exits with status 2 for a bad command line."""
+    rest, switches = _split_switches(list(argv), parser)
+    options = parser.parse_args(rest)
+    overrides: dict[str, Any] = {}
+    for flag, field, text in [*switches, *options.policy_flags]:
+        overrides[field] = parse_policy_value(field, text, flag)
+    return options, overrides
+
+
+_SWITCHES = {
+    flag: field["name"]
+    for field in FIELDS
+    if field["kind"] == "bool"
+    for flag in (field["flag"], field["upstream_flag"])
+}
+"""Policy switches by flag: ``--flag`` alone means true, ``--flag=VALUE`` sets a value."""
+
+
+def _split_switches(
+    argv: list[str], parser: argparse.ArgumentParser
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Take the policy switches out of the recorder's options (those before the script or
+    ``-m``), as ``(flag, field, text)``.
+
+    argparse cannot give a flag an optional value that is only taken after ``=``: with
+    ``nargs="?"``, ``--require-trace script.py`` would read the script as the value. So
+    switches are found here, knowing which other options take the next word as value.
+    """
+    takes_value = {
+        option
+        for action in parser._actions  # built in this module, so its private list is ours
+        if action.nargs != 0
+        for option in action.option_strings
+    }
+    rest: list[str] = []
+    switches: list[tuple[str, str, str]] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--" or word == "-" or not word.startswith("-") or word.startswith("-m"):
+            rest += [word, *words]  # the program and its arguments
+            break
+        name, equals, value = word.partition("=")
+        if name in _SWITCHES:
+            switches.append((name, _SWITCHES[name], value if equals else "true"))
+            continue
+        rest.append(word)
+        if name in takes_value and not equals:
+            rest += [value for value in [next(words, None)] if value is not None]
+    return rest, switches
+
+
+class _PolicyFlag(argparse.Action):
+    """Collects a valued policy flag as ``(flag as written, field, text)``; the core
+    parses the text after argparse, so a bad value gets the recorder's one-line error."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        text = "true" if self.nargs == 0 else str(values)
+        namespace.policy_flags.append((option_string or self.dest, self.dest, text))
+
+
+def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of the policy table (``src/policy.rs``), under both spellings."""
+    group = parser.add_argument_group(
+        "recorder policy",
+        "what the recorder does when it fails; flags beat CODETRACER_* variables",
+    )
+    parser.set_defaults(policy_flags=[])
+    for field in FIELDS:
+        names = (field["flag"], field["upstream_flag"])
+        help_text = f"{field['help']} ({field['accepted']}; env {field['env']})"
+        if field["kind"] == "bool":
+            help_text = (
+                f"{field['help']} (alone: true; or =BOOL, {field['accepted']}; env {field['env']})"
+            )
+            # Shown in --help; the words themselves are taken out by _split_switches.
+            group.add_argument(
+                *names, nargs=0, action=_PolicyFlag, dest=field["name"], help=help_text
+            )
+            continue
+        metavar = {"choice": "{abort,disable}", "log_filter": "FILTER", "path": "FILE"}[
+            field["kind"]
+        ]
+        group.add_argument(
+            *names, action=_PolicyFlag, dest=field["name"], metavar=metavar, help=help_text
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Abbreviated options would hide which flag a word is (see _split_switches).
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--trace-dir",
@@ -109,6 +221,7 @@ def _parser() -> argparse.ArgumentParser:
         help="values to record: locals at every step (the default), only arguments and "
         "return values, or none",
     )
+    _add_policy_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "-m",

@@ -2,7 +2,7 @@
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TypedDict, Unpack, get_args
@@ -10,6 +10,7 @@ from typing import Any, Literal, Self, TypedDict, Unpack, get_args
 from codetracer_recorder import _native
 from codetracer_recorder.default_skips import default_skip_prefixes, internal_prefixes
 from codetracer_recorder.errors import usage_error
+from codetracer_recorder.policy import configure_policy, configure_policy_from_env
 
 Format = Literal["json", "binary"]
 """``json`` writes ``trace.json``; ``binary`` writes the smaller ``trace.bin``."""
@@ -35,6 +36,7 @@ class StartOptions(TypedDict, total=False):
     capture: Capture
     program: str | None
     args: Sequence[str] | None
+    policy: Mapping[str, object] | None
 
 
 class TraceSession:
@@ -43,6 +45,12 @@ class TraceSession:
     ``path`` is the final trace directory: it appears there (atomically) when the session
     stops. ``summary`` is None until then, and afterwards the counts the recorder wrote.
     """
+
+    @classmethod
+    def start(cls, path: str | os.PathLike[str], **options: Unpack[StartOptions]) -> "TraceSession":
+        """Start recording; the same as :func:`start` (it refreshes the policy from the
+        environment, then applies ``policy``, before tracing begins)."""
+        return start(path, **options)
 
     def __init__(self, path: Path, format: Format, trace_id: str) -> None:
         self.path = path
@@ -56,7 +64,11 @@ class TraceSession:
 
     def stop(self, exit_code: int | None = None) -> dict[str, Any]:
         """Stop recording and move the trace into place; ``exit_code`` becomes the program's
-        final return value. Stopping again is a no-op that returns the same summary."""
+        final return value. Stopping again is a no-op that returns the same summary.
+
+        After a failure while recording, ``on_recorder_error`` decides: ``abort`` raises
+        the error here, ``disable`` returns the summary with the error in ``summary["error"]``
+        (see :func:`stop`)."""
         global _active
         if self.summary is not None:
             return self.summary
@@ -104,14 +116,19 @@ def start(
     capture: Capture = "locals",
     program: str | None = None,
     args: Sequence[str] | None = None,
+    policy: Mapping[str, object] | None = None,
 ) -> TraceSession:
     """Start recording this process into the trace directory ``path``.
 
     ``include``/``exclude`` are globs over module names (``mypkg.*``) and file paths
     (``*/vendor/*``); by default the standard library, the recorder and OpenTelemetry are
     skipped. ``program`` and ``args`` go into the trace metadata and default to ``sys.argv``.
-    Raises ``UsageError`` for a bad option or when a session is already active
-    (``ERR_ALREADY_TRACING``).
+    Before tracing begins the policy is refreshed from the ``CODETRACER_*`` environment
+    variables, then ``policy`` (the keywords of :func:`configure_policy`) is applied over
+    it; the session keeps that policy until it stops.
+    Raises ``UsageError`` for a bad option or policy value (``ERR_INVALID_POLICY_VALUE``)
+    or when a session is already active (``ERR_ALREADY_TRACING``), and ``TargetError``
+    (``ERR_TARGET_ARGS``) when the program's ``sys.argv`` holds something other than str.
     """
     global _active
     if format not in FORMATS:
@@ -127,12 +144,20 @@ def start(
             option="capture",
             value=capture,
         )
+    if not isinstance(path, str | os.PathLike):
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"the trace directory must be a path, not {type(path).__name__}",
+            option="path",
+        )
+    _check_metadata(program, args)
+    _apply_policy(policy)
     trace_dir = Path(os.path.abspath(path))
     trace_id = _native.start_recording(
         str(trace_dir),
         format=format,
         program=_default_program() if program is None else program,
-        args=list(sys.argv[1:] if args is None else args),
+        args=sys.argv[1:] if args is None else list(args),
         include=_globs("include", include),
         exclude=_globs("exclude", exclude),
         skip_prefixes=default_skip_prefixes(),
@@ -151,8 +176,14 @@ def trace(path: str | os.PathLike[str], **options: Unpack[StartOptions]) -> Trac
 
 def stop(*, exit_code: int | None = None) -> dict[str, Any]:
     """Stop the active session and return its summary (``path``, ``format``, ``trace_id``,
-    ``events``, ``calls``, ``steps``, ``values``, ``bytes``). Raises ``UsageError``
-    (``ERR_NOT_TRACING``) when nothing is recording."""
+    ``events``, ``calls``, ``steps``, ``values``, ``bytes``, ``partial``, ``error``).
+    Raises ``UsageError`` (``ERR_NOT_TRACING``) when nothing is recording.
+
+    A failure while recording or while finishing the trace goes by the policy: under
+    ``abort`` it is raised here; under ``disable`` it is returned as ``summary["error"]``
+    (a ``RecorderError`` instance, not raised). ``path`` is then the partial trace kept by
+    ``keep_partial_trace`` (``partial`` is True), or None when nothing was kept. With
+    ``require_trace``, a session that wrote no complete trace raises under either."""
     if _active is not None:
         return _active.stop(exit_code)
     return _native.stop_recording(exit_code)
@@ -172,9 +203,45 @@ def _default_program() -> str:
     """``sys.argv[0]`` as an absolute path when it names a file (a script, ``python -m``'s
     module file), else as it is (``-c``), or the interpreter when there is none (a REPL)."""
     argv0 = sys.argv[0] if sys.argv else ""
+    if not isinstance(argv0, str):
+        return argv0  # type: ignore[return-value]  # the core reports it (ERR_TARGET_ARGS)
     if os.path.isfile(argv0):
         return os.path.abspath(argv0)
     return argv0 or sys.executable
+
+
+def _check_metadata(program: object, args: object) -> None:
+    """``program`` and ``args`` given by the caller are str (those taken from ``sys.argv``
+    are checked by the core, which reports a program's odd ``sys.argv`` as a TargetError)."""
+    given = [] if args is None else args
+    if isinstance(given, str) or not isinstance(given, Sequence):
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"args takes a list of str, not a {type(args).__name__}",
+            option="args",
+        )
+    for option, value in (("program", program), *((f"args[{i}]", a) for i, a in enumerate(given))):
+        if value is not None and not isinstance(value, str):
+            raise usage_error(
+                "ERR_INVALID_POLICY_VALUE",
+                f"{option} must be a str, not {type(value).__name__}",
+                option=option,
+            )
+
+
+def _apply_policy(policy: Mapping[str, object] | None) -> None:
+    """The environment's policy, then ``policy`` over it (flags of the CLI, overrides of
+    an embedder): the layering of ``src/policy.rs``."""
+    configure_policy_from_env()
+    if policy is None:
+        return
+    if not isinstance(policy, Mapping) or not all(isinstance(key, str) for key in policy):
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE",
+            f"policy takes a mapping of field names to values, not a {type(policy).__name__}",
+            option="policy",
+        )
+    configure_policy(**policy)
 
 
 def _globs(option: str, globs: Iterable[str]) -> list[str]:
@@ -186,4 +253,12 @@ def _globs(option: str, globs: Iterable[str]) -> list[str]:
             option=option,
             value=globs,
         )
-    return list(globs)
+    listed = list(globs)
+    for glob in listed:
+        if not isinstance(glob, str):
+            raise usage_error(
+                "ERR_INVALID_POLICY_VALUE",
+                f"{option} takes globs (str), not {type(glob).__name__}",
+                option=option,
+            )
+    return listed

@@ -3,13 +3,21 @@
 
 mod api;
 pub mod errors;
+mod fault_injection;
 mod ffi;
 mod gil_cell;
 mod monitoring;
+pub mod policy;
 pub mod recorder;
 pub mod trace_check;
 
 use pyo3::prelude::*;
+
+/// The recorder allocates many small values on the interpreter's thread and frees them on
+/// the writer thread; mimalloc handles that pattern far better than the system allocator.
+/// (Rust allocations of this module only; the interpreter keeps its own allocator.)
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use ffi::exceptions;
 
@@ -23,13 +31,20 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EnvironmentError", py.get_type::<exceptions::EnvironmentError>())?;
     m.add("TargetError", py.get_type::<exceptions::TargetError>())?;
     m.add("InternalError", py.get_type::<exceptions::InternalError>())?;
-    m.add("ERROR_CODES", errors::ErrorCode::ALL.map(|c| c.as_str()).to_vec())?;
+    m.add("ERROR_CODES", api::error_codes(py)?)?;
+    m.add("POLICY_FIELDS", api::policy_fields(py)?)?;
+    m.add("FAULT_INJECTION", fault_injection::ENABLED)?;
     m.add_function(wrap_pyfunction!(api::start_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::stop_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::flush_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::is_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::active_trace_id, m)?)?;
     m.add_function(wrap_pyfunction!(api::detach_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(api::configure_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(api::configure_policy_from_env, m)?)?;
+    m.add_function(wrap_pyfunction!(api::policy_snapshot, m)?)?;
+    m.add_function(wrap_pyfunction!(api::reset_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(api::parse_policy_value, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_summary, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_events_json, m)?)?;
     Ok(())

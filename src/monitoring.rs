@@ -11,10 +11,13 @@
 //! and maps the outcome: a recorder failure detaches the recorder (it is reported at
 //! `stop`), it is never raised into the program.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyCFunction, PyModule};
+use pyo3::types::PyModule;
+use pyo3::Borrowed;
 
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::fault_injection;
 use crate::ffi::{from_py_err, panic_error};
 use crate::recorder::{Exit, Session, ACTIVE};
 
@@ -68,17 +71,13 @@ impl Monitoring {
             .with("holder", holder));
         }
         m.call_method1("use_tool_id", (TOOL_ID, TOOL_NAME)).map_err(fail)?;
-        let callbacks: [(u32, Bound<'_, PyCFunction>); 7] = [
-            (PY_START, wrap_pyfunction!(on_py_start, py).map_err(fail)?),
-            (PY_RESUME, wrap_pyfunction!(on_py_resume, py).map_err(fail)?),
-            (PY_THROW, wrap_pyfunction!(on_py_throw, py).map_err(fail)?),
-            (PY_RETURN, wrap_pyfunction!(on_py_return, py).map_err(fail)?),
-            (PY_YIELD, wrap_pyfunction!(on_py_yield, py).map_err(fail)?),
-            (PY_UNWIND, wrap_pyfunction!(on_py_unwind, py).map_err(fail)?),
-            (LINE, wrap_pyfunction!(on_line, py).map_err(fail)?),
-        ];
-        for (event, callback) in callbacks {
-            m.call_method1("register_callback", (TOOL_ID, event, callback)).map_err(fail)?;
+        for (event, def) in &CALLBACKS {
+            let def = std::ptr::from_ref(&def.0).cast_mut();
+            // SAFETY: `def` is a static definition; CPython only reads it.
+            let raw = unsafe { ffi::PyCFunction_NewEx(def, std::ptr::null_mut(), std::ptr::null_mut()) };
+            // SAFETY: a new reference, or null with an exception set.
+            let callback = unsafe { Bound::from_owned_ptr_or_err(py, raw) }.map_err(fail)?;
+            m.call_method1("register_callback", (TOOL_ID, *event, callback)).map_err(fail)?;
         }
         m.call_method0("restart_events").map_err(fail)?;
         m.call_method1("set_events", (TOOL_ID, GLOBAL_EVENTS)).map_err(fail)?;
@@ -93,9 +92,15 @@ impl Monitoring {
             .map_err(|err| from_py_err(py, ErrorCode::FrameIntrospectionFailed, "cannot enable events for a code object", &err))
     }
 
-    /// Switches every event off (after a failure), keeping the tool id until `uninstall`.
-    pub fn silence(&self, py: Python<'_>) {
-        let _ = self.module.bind(py).call_method1("set_events", (TOOL_ID, 0));
+    /// Switches every event off (after a failure), globally and on each `recorded` code
+    /// object, keeping the callbacks and the tool id until `uninstall`. Safe inside a
+    /// callback: nothing is unregistered, so no running callback is freed.
+    pub fn silence(&self, py: Python<'_>, recorded: &[Bound<'_, PyAny>]) {
+        let m = self.module.bind(py);
+        let _ = m.call_method1("set_events", (TOOL_ID, 0));
+        for code in recorded {
+            let _ = m.call_method1("set_local_events", (TOOL_ID, code, 0));
+        }
     }
 
     /// Switches our events off everywhere, unregisters the callbacks and frees the id.
@@ -110,8 +115,8 @@ impl Monitoring {
         for code in recorded {
             let _ = m.call_method1("set_local_events", (TOOL_ID, code, 0));
         }
-        for event in [PY_START, PY_RESUME, PY_THROW, PY_RETURN, PY_YIELD, PY_UNWIND, LINE] {
-            let _ = m.call_method1("register_callback", (TOOL_ID, event, py.None()));
+        for (event, _) in &CALLBACKS {
+            let _ = m.call_method1("register_callback", (TOOL_ID, *event, py.None()));
         }
         let _ = m.call_method1("free_tool_id", (TOOL_ID,));
     }
@@ -121,13 +126,23 @@ impl Monitoring {
     }
 }
 
-/// Runs `handle` on the active session. Failures and panics detach the recorder and are
-/// kept for `stop`; the program never sees them. No session (or a failed one): nothing.
+/// Runs `handle` on the active session. A failure or a panic (also one injected by
+/// `fault_injection`, test builds only), or a writer that stopped during the event,
+/// detaches the recorder (`Session::fail`/`detach`; the policy decides how it is
+/// reported); the program never sees it. No session (or a failed one): nothing.
 fn dispatch<T>(py: Python<'_>, site: &'static str, default: T, handle: impl FnOnce(&mut Session) -> RecorderResult<T>) -> T {
     let Some(mut slot) = ACTIVE.borrow_mut(py) else { return default };
     let Some(session) = slot.as_mut().filter(|s| !s.failed()) else { return default };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(session))) {
-        Ok(Ok(value)) => value,
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fault_injection::hit(site)?;
+        handle(session)
+    }));
+    match outcome {
+        Ok(Ok(value)) if !session.failed() => value,
+        Ok(Ok(_)) => {
+            session.detach(py);
+            default
+        }
         Ok(Err(err)) => {
             session.fail(py, err);
             default
@@ -139,38 +154,111 @@ fn dispatch<T>(py: Python<'_>, site: &'static str, default: T, handle: impl FnOn
     }
 }
 
-#[pyfunction]
-fn on_py_start<'py>(py: Python<'py>, code: &Bound<'py, PyAny>, _offset: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
-    let disable = dispatch(py, "on_py_start", None, |s| Ok((!s.on_start(py, code)?).then(|| s.disable_sentinel(py))));
-    disable.unwrap_or_else(|| py.None().into_bound(py))
+// ---- the callbacks ---------------------------------------------------------------
+//
+// Plain C-ABI `METH_FASTCALL` functions, registered through static `PyMethodDef`s: the
+// interpreter calls them with a borrowed argument vector and nothing in between (no
+// argument parsing, no wrapper). They always return a new reference (`None`, or
+// `DISABLE` from `PY_START`) and never raise.
+
+type FastCall = unsafe extern "C" fn(*mut ffi::PyObject, *mut *mut ffi::PyObject, ffi::Py_ssize_t) -> *mut ffi::PyObject;
+
+/// A `PyMethodDef` that can live in a `static` (its raw pointers are never written).
+struct MethodDef(ffi::PyMethodDef);
+
+// SAFETY: the definitions are immutable after construction and only read by CPython.
+unsafe impl Sync for MethodDef {}
+
+const fn method(name: &'static std::ffi::CStr, function: FastCall) -> MethodDef {
+    MethodDef(ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer { PyCFunctionFast: function },
+        ml_flags: ffi::METH_FASTCALL,
+        ml_doc: std::ptr::null(),
+    })
 }
 
-#[pyfunction]
-fn on_py_resume(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>) {
-    dispatch(py, "on_py_resume", (), |s| s.on_resume(py, code, None));
+static CALLBACKS: [(u32, MethodDef); 7] = [
+    (PY_START, method(c"on_py_start", on_py_start)),
+    (PY_RESUME, method(c"on_py_resume", on_py_resume)),
+    (PY_THROW, method(c"on_py_throw", on_py_throw)),
+    (PY_RETURN, method(c"on_py_return", on_py_return)),
+    (PY_YIELD, method(c"on_py_yield", on_py_yield)),
+    (PY_UNWIND, method(c"on_py_unwind", on_py_unwind)),
+    (LINE, method(c"on_line", on_line)),
+];
+
+/// The `N` arguments of a call, if exactly `N` were passed.
+unsafe fn arguments<'a, const N: usize>(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> Option<&'a [*mut ffi::PyObject; N]> {
+    (nargs == N as ffi::Py_ssize_t && !args.is_null()).then(|| &*(args as *const [*mut ffi::PyObject; N]))
 }
 
-#[pyfunction]
-fn on_py_throw(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, exception: &Bound<'_, PyAny>) {
-    dispatch(py, "on_py_throw", (), |s| s.on_resume(py, code, Some(exception)));
+unsafe fn new_none() -> *mut ffi::PyObject {
+    let none = ffi::Py_None();
+    ffi::Py_INCREF(none);
+    none
 }
 
-#[pyfunction]
-fn on_py_return(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
-    dispatch(py, "on_py_return", (), |s| s.on_exit(py, code, value, Exit::Return));
+unsafe extern "C" fn on_py_start(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let py = Python::assume_gil_acquired();
+    if let Some([code, _offset]) = arguments::<2>(args, nargs) {
+        let code = Borrowed::from_ptr(py, *code);
+        if let Some(disable) = dispatch(py, "on_py_start", None, |s| Ok((!s.on_start(py, &code)?).then(|| s.disable_sentinel(py)))) {
+            return disable.into_ptr();
+        }
+    }
+    new_none()
 }
 
-#[pyfunction]
-fn on_py_yield(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
-    dispatch(py, "on_py_yield", (), |s| s.on_exit(py, code, value, Exit::Yield));
+unsafe extern "C" fn on_py_resume(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let py = Python::assume_gil_acquired();
+    if let Some([code, _offset]) = arguments::<2>(args, nargs) {
+        let code = Borrowed::from_ptr(py, *code);
+        dispatch(py, "on_py_resume", (), |s| s.on_resume(py, &code, None));
+    }
+    new_none()
 }
 
-#[pyfunction]
-fn on_py_unwind(py: Python<'_>, code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, exception: &Bound<'_, PyAny>) {
-    dispatch(py, "on_py_unwind", (), |s| s.on_exit(py, code, exception, Exit::Unwind));
+unsafe extern "C" fn on_py_throw(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let py = Python::assume_gil_acquired();
+    if let Some([code, _offset, exception]) = arguments::<3>(args, nargs) {
+        let (code, exception) = (Borrowed::from_ptr(py, *code), Borrowed::from_ptr(py, *exception));
+        dispatch(py, "on_py_throw", (), |s| s.on_resume(py, &code, Some(&exception)));
+    }
+    new_none()
 }
 
-#[pyfunction]
-fn on_line(py: Python<'_>, code: &Bound<'_, PyAny>, line: i64) {
-    dispatch(py, "on_line", (), |s| s.on_line(py, code, line));
+/// `PY_RETURN`, `PY_YIELD` and `PY_UNWIND` share their shape: (code, offset, value).
+unsafe fn on_exit(args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t, site: &'static str, how: Exit) -> *mut ffi::PyObject {
+    let py = Python::assume_gil_acquired();
+    if let Some([code, _offset, value]) = arguments::<3>(args, nargs) {
+        let (code, value) = (Borrowed::from_ptr(py, *code), Borrowed::from_ptr(py, *value));
+        dispatch(py, site, (), |s| s.on_exit(py, &code, &value, how));
+    }
+    new_none()
+}
+
+unsafe extern "C" fn on_py_return(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    on_exit(args, nargs, "on_py_return", Exit::Return)
+}
+
+unsafe extern "C" fn on_py_yield(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    on_exit(args, nargs, "on_py_yield", Exit::Yield)
+}
+
+unsafe extern "C" fn on_py_unwind(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    on_exit(args, nargs, "on_py_unwind", Exit::Unwind)
+}
+
+unsafe extern "C" fn on_line(_: *mut ffi::PyObject, args: *mut *mut ffi::PyObject, nargs: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+    let py = Python::assume_gil_acquired();
+    if let Some([code, line]) = arguments::<2>(args, nargs) {
+        let line = i64::from(ffi::PyLong_AsLong(*line));
+        if line == -1 {
+            ffi::PyErr_Clear();
+        }
+        let code = Borrowed::from_ptr(py, *code);
+        dispatch(py, "on_line", (), |s| s.on_line(py, &code, line));
+    }
+    new_none()
 }

@@ -16,10 +16,12 @@ import collections
 import json
 import os
 import re
+import resource
+import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,13 +70,15 @@ def write_program(directory: Path, source: str, name: str = "prog.py") -> Progra
 # Running programs
 
 
-def child_env() -> dict[str, str]:
-    """The environment for child processes: ours, minus recorder and OTel settings."""
-    return {
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: ours, minus recorder and OTel settings, plus
+    ``extra`` (the settings a test gives its child)."""
+    env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("CODETRACER_", "OTEL_")) and k != "PYTHONWARNINGS"
     }
+    return {**env, **(extra or {})}
 
 
 @dataclass(repr=False)
@@ -120,17 +124,22 @@ def run_python(
     stdin: bytes = b"",
     trace_dir: Path | None = None,
     main: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Run:
-    """Run ``python argv...`` in ``cwd``; when ``trace_dir`` exists afterwards, load it."""
+    """Run ``python argv...`` in ``cwd`` with ``env`` added to :func:`child_env` (and
+    ``preexec_fn`` run in the child before it starts); when ``trace_dir`` exists
+    afterwards, load it."""
     full = [sys.executable, *map(str, argv)]
     proc = subprocess.run(
         full,
         cwd=cwd,
         input=stdin,
         capture_output=True,
-        env=child_env(),
+        env=child_env(env),
         timeout=CHILD_TIMEOUT,
         check=False,
+        preexec_fn=preexec_fn,
     )
     run = Run(full, proc.returncode, proc.stdout, proc.stderr, trace_dir)
     if trace_dir is not None and trace_dir.exists():
@@ -145,15 +154,20 @@ def run_cli(
     stdin: bytes = b"",
     trace_dir: Path | None = None,
     main: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+    module: str = "codetracer_recorder",
 ) -> Run:
-    """``python -m codetracer_recorder options...``; ``trace_dir`` is where to look for
-    the trace (the options must name it, or it is ``cwd/trace-out``)."""
+    """``python -m codetracer_recorder options...`` (or another ``module``); ``trace_dir``
+    is where to look for the trace (the options must name it, or it is ``cwd/trace-out``)."""
     return run_python(
-        ["-m", "codetracer_recorder", *options],
+        ["-m", module, *options],
         cwd=cwd,
         stdin=stdin,
         trace_dir=trace_dir,
         main=main,
+        env=env,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -234,6 +248,51 @@ class Recorder:
             trace_dir=trace_dir,
             main=program.path,
         )
+
+
+DEFAULT_POLICY = {
+    "on_recorder_error": "abort",
+    "require_trace": False,
+    "keep_partial_trace": False,
+    "log_level": None,
+    "log_file": None,
+    "json_errors": False,
+}
+"""``policy_snapshot()`` of the built-in policy."""
+
+
+def limit_file_size(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` giving the child ``RLIMIT_FSIZE = limit`` bytes: a write past it
+    fails with ``EFBIG`` (``SIGXFSZ``, which would kill the child, is ignored)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def recorder_warnings(stderr: str) -> list[dict[str, Any]]:
+    """The recorder's structured warning lines on a stderr (JSON objects with a level)."""
+    found = []
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("target") == "codetracer_recorder":
+                found.append(record)
+    return found
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The ``ERR_*`` codes of the CLI's one-line error reports on a stderr."""
+    return [m.group(1) for line in stderr.splitlines() if (m := ONE_LINE_ERROR.match(line))]
+
+
+def looks_like_a_trace(directory: Path) -> list[Path]:
+    """Everything under ``directory`` a reader could take for a trace or its remains: trace
+    files and the recorder's staging directories."""
+    names = {"trace.json", "trace.bin", "trace_metadata.json", "trace_paths.json"}
+    return sorted(p for p in directory.rglob("*") if p.name in names or ".staging-" in p.name)
 
 
 # ---------------------------------------------------------------------------------------

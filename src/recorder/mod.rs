@@ -1,15 +1,17 @@
 //! A recording session: from `start` to `stop`, everything one trace needs.
 //!
 //! `monitoring.rs` delivers each `sys.monitoring` event to one `on_*` method here. Each
-//! method builds the events of that moment into `scratch` (type, name and path
-//! definitions go straight to `stream`, ahead of their use), then [`Session::commit`]
-//! appends them to the stream (primary thread) or to the thread's segment (see
-//! `threads.rs`); full batches of the stream go to the writer thread (`writer.rs`).
+//! method appends the events of that moment to the stream (primary thread) or to the
+//! thread's segment (see `threads.rs`); definitions of types, names and paths always go
+//! straight to the stream, ahead of their use. Full batches of the stream go to the
+//! writer thread (`writer.rs`).
 
 mod code_registry;
 mod filters;
 mod frame;
 mod interner;
+mod json_events;
+mod objects;
 pub mod output;
 mod redaction;
 mod threads;
@@ -29,14 +31,25 @@ use serde::Serialize;
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::gil_cell::GilCell;
 use crate::monitoring::Monitoring;
-use code_registry::{CodeInfo, CodeRegistry};
+use crate::policy::{self, OnRecorderError, RecorderPolicy};
+use code_registry::{CodeEntry, CodeRegistry};
 use filters::Filters;
 use interner::Interner;
 use output::{random_hex, TraceOutput, METADATA_FILE, PATHS_FILE};
 use threads::{Frame, Threads, PRIMARY};
 use values::{Sink, ValueEncoder};
 use variables::VariableCache;
-use writer::{EventWriter, Format, BATCH_EVENTS};
+use writer::{EventWriter, Format, BATCH_BYTES, BATCH_EVENTS};
+
+/// Appends `event` to the stream (`destination` `None`: the primary thread) or to the
+/// segment of the thread at that index. A free function, so callers can hold other
+/// borrows of the session (the code registry) while pushing.
+fn push(stream: &mut Vec<TraceLowLevelEvent>, threads: &mut Threads, destination: Option<usize>, event: TraceLowLevelEvent) {
+    match destination {
+        None => stream.push(event),
+        Some(index) => threads.get(index).segment.push(event),
+    }
+}
 
 /// The active session, if any. Only touched with the GIL held (see `gil_cell.rs`).
 pub static ACTIVE: GilCell<Option<Session>> = GilCell::new(None);
@@ -95,6 +108,8 @@ pub struct SessionConfig {
     pub skip_prefixes: Vec<String>,
     pub never_prefixes: Vec<String>,
     pub capture: Capture,
+    /// The policy this session follows (a copy: later changes apply to the next session).
+    pub policy: RecorderPolicy,
 }
 
 /// Counts reported at `stop`; `events` counts every event written, interning included.
@@ -108,11 +123,16 @@ pub struct Counts {
 
 /// What `stop` reports.
 pub struct Summary {
-    pub path: PathBuf,
+    /// The trace directory, or `None` when the session failed and left no trace.
+    pub path: Option<PathBuf>,
     pub format: Format,
     pub trace_id: String,
     pub counts: Counts,
     pub bytes: u64,
+    /// The trace at `path` is the part written before a failure (`keep_partial_trace`).
+    pub partial: bool,
+    /// The failure, when the policy (`disable`) says `stop` reports it instead of raising.
+    pub error: Option<RecorderError>,
 }
 
 pub struct Session {
@@ -133,18 +153,22 @@ pub struct Session {
     threads: Threads,
     /// The event stream not yet handed to the writer.
     stream: Vec<TraceLowLevelEvent>,
-    /// The events of the callback being handled.
-    scratch: Vec<TraceLowLevelEvent>,
+    /// Approximate heap bytes held by the values in `stream`.
+    batch_bytes: usize,
     counts: Counts,
     /// The first failure; once set, nothing more is recorded and `stop` reports it.
     failure: Option<RecorderError>,
+    policy: RecorderPolicy,
 }
 
 impl Session {
     /// Prepares the output and the writer, then installs the callbacks. The calling
     /// thread is the primary thread.
     pub fn start(py: Python<'_>, config: SessionConfig) -> RecorderResult<Self> {
+        // Everything that can fail without leaving anything behind comes first.
         let filters = Filters::new(&config.include, &config.exclude, &config.skip_prefixes, &config.never_prefixes)?;
+        let trace_id = random_hex(16)?;
+        let monitoring = Monitoring::new(py)?;
         let output = TraceOutput::prepare(&config.trace_dir)?;
         let writer = match EventWriter::spawn(&output.staged(config.format.events_file()), config.format) {
             Ok(writer) => writer,
@@ -154,14 +178,14 @@ impl Session {
             }
         };
         let mut session = Session {
-            trace_id: random_hex(16)?,
+            trace_id,
             workdir: std::env::current_dir().unwrap_or_default(),
             program: config.program,
             args: config.args,
             format: config.format,
             capture: config.capture,
             filters,
-            monitoring: Monitoring::new(py)?,
+            monitoring,
             output,
             writer,
             interner: Interner::default(),
@@ -170,9 +194,10 @@ impl Session {
             names: VariableCache::default(),
             threads: Threads::new(),
             stream: Vec::with_capacity(BATCH_EVENTS),
-            scratch: Vec::with_capacity(64),
+            batch_bytes: 0,
             counts: Counts::default(),
             failure: None,
+            policy: config.policy,
         };
         session.open_toplevel();
         if let Err(err) = session.monitoring.install(py) {
@@ -199,45 +224,57 @@ impl Session {
     }
 
     // ---- events -------------------------------------------------------------------
+    //
+    // Each handler works out its events and pushes them in order with `emit`; type,
+    // name and path definitions made while encoding a value go straight to the stream,
+    // which is always ahead of (or is) the event's destination.
 
     /// `PY_START`: a new frame of `code`. Returns false when the code is not recorded
     /// (the caller then disables the event for it).
     pub fn on_start(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>) -> RecorderResult<bool> {
         let address = code.as_ptr() as usize;
-        if self.codes.get(address).is_none() {
-            let frame = frame::current(py);
-            let module = frame.map(|f| frame::module_name(py, f)).unwrap_or_default();
-            let info = self.codes.register(code, &module, &self.filters, &mut self.interner, &mut self.names, &mut self.stream)?;
-            if matches!(info, CodeInfo::Recorded(_)) {
-                self.monitoring.enable_local_events(py, code)?;
-            }
-        }
-        let Some(CodeInfo::Recorded(info)) = self.codes.get(address) else { return Ok(false) };
-        let mut args = Vec::with_capacity(info.params.len());
+        let entry = match self.codes.get(address) {
+            Some(entry) => entry,
+            None => self.register(py, code)?,
+        };
+        let CodeEntry::Recorded(info_index) = entry else { return Ok(false) };
+        let info = self.codes.recorded(info_index);
+        let mut args = Vec::new();
         if self.capture != Capture::None {
-            if let Some(frame) = frame::current(py) {
+            if let Some(frame) = frame::running(py, code.as_ptr()) {
+                args.reserve_exact(info.params.len());
                 let mut sink = Sink { interner: &mut self.interner, out: &mut self.stream };
-                for (name, object) in &info.params {
-                    let value = match frame::var(py, frame, object.bind(py)) {
-                        Some(_) if name.secret => self.values.redacted(&mut sink),
-                        Some(value) => self.values.encode(py, &value, &mut sink),
+                for param in &info.params {
+                    let value = match frame.local(param.index, param.kind) {
+                        Some(_) if param.name.secret => self.values.redacted(&mut sink),
+                        Some(value) => self.values.encode_ptr(py, value, &mut sink),
                         None => ValueRecord::None { type_id: NONE_TYPE_ID },
                     };
-                    args.push(FullValueRecord { variable_id: name.id, value });
+                    args.push(FullValueRecord { variable_id: param.name.id, value });
                 }
             }
         }
-        let frame = Frame { code: address, function_id: info.function_id, path_id: info.path_id, is_module: info.is_module };
+        let frame = Frame { code: address, info: info_index, function_id: info.function_id, path_id: info.path_id };
         let line = info.first_line;
         self.enter(frame, line, args);
         Ok(true)
+    }
+
+    /// First sight of `code`: decide, describe, and switch its local events on.
+    fn register(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>) -> RecorderResult<CodeEntry> {
+        let module = frame::running(py, code.as_ptr()).map(|f| f.module_name()).unwrap_or_default();
+        let entry = self.codes.register(code, &module, &self.filters, &mut self.interner, &mut self.names, &mut self.stream)?;
+        if let CodeEntry::Recorded(_) = entry {
+            self.monitoring.enable_local_events(py, code)?;
+        }
+        Ok(entry)
     }
 
     /// `PY_RESUME` (no argument) and `PY_THROW` (the thrown exception as `exception`):
     /// a suspended frame of `code` runs again, recorded as a new Call.
     pub fn on_resume(&mut self, py: Python<'_>, code: &Bound<'_, PyAny>, thrown: Option<&Bound<'_, PyAny>>) -> RecorderResult<()> {
         let address = code.as_ptr() as usize;
-        let Some(CodeInfo::Recorded(info)) = self.codes.get(address) else { return Ok(()) };
+        let Some(CodeEntry::Recorded(info_index)) = self.codes.get(address) else { return Ok(()) };
         let mut args = Vec::new();
         if let Some(exception) = thrown {
             let variable_id = self.interner.variable_id("exception", &mut self.stream);
@@ -245,7 +282,8 @@ impl Session {
             let value = self.values.exception(py, exception, &mut sink);
             args.push(FullValueRecord { variable_id, value });
         }
-        let frame = Frame { code: address, function_id: info.function_id, path_id: info.path_id, is_module: info.is_module };
+        let info = self.codes.recorded(info_index);
+        let frame = Frame { code: address, info: info_index, function_id: info.function_id, path_id: info.path_id };
         let line = info.first_line;
         self.enter(frame, line, args);
         Ok(())
@@ -259,12 +297,14 @@ impl Session {
             // A frame that was already running when recording started.
             return Ok(());
         }
-        self.scratch.push(TraceLowLevelEvent::Step(StepRecord { path_id: top.path_id, line: Line(line) }));
+        self.emit(index, TraceLowLevelEvent::Step(StepRecord { path_id: top.path_id, line: Line(line) }));
         self.counts.steps += 1;
         if self.capture == Capture::Locals {
-            self.capture_locals(py, top.is_module);
+            if let Some(frame) = frame::running(py, code.as_ptr()) {
+                self.capture_locals(py, index, &frame, top.info);
+            }
         }
-        self.commit(index);
+        self.after_emit(index);
         Ok(())
     }
 
@@ -282,8 +322,8 @@ impl Session {
             (_, Capture::None) => ValueRecord::None { type_id: NONE_TYPE_ID },
             _ => self.values.encode(py, value, &mut sink),
         };
-        self.scratch.push(TraceLowLevelEvent::Return(ReturnRecord { return_value }));
-        self.commit(index);
+        self.emit(index, TraceLowLevelEvent::Return(ReturnRecord { return_value }));
+        self.after_emit(index);
         Ok(())
     }
 
@@ -291,46 +331,69 @@ impl Session {
     fn enter(&mut self, frame: Frame, line: i64, args: Vec<FullValueRecord>) {
         let index = self.threads.current();
         // CodeTracer takes the step just before a Call as the call's entry step.
-        self.scratch.push(TraceLowLevelEvent::Step(StepRecord { path_id: frame.path_id, line: Line(line) }));
-        self.scratch.push(TraceLowLevelEvent::Call(CallRecord { function_id: frame.function_id, args }));
+        self.emit(index, TraceLowLevelEvent::Step(StepRecord { path_id: frame.path_id, line: Line(line) }));
+        self.emit(index, TraceLowLevelEvent::Call(CallRecord { function_id: frame.function_id, args }));
         self.counts.calls += 1;
         self.threads.get(index).stack.push(frame);
-        self.commit(index);
+        self.after_emit(index);
     }
 
-    fn capture_locals(&mut self, py: Python<'_>, is_module: bool) {
-        let Some(frame) = frame::current(py) else { return };
-        let Some(locals) = frame::locals(py, frame) else { return };
+    /// A Value for each bound variable of the running frame.
+    fn capture_locals(&mut self, py: Python<'_>, index: usize, frame: &frame::RunningFrame<'_>, info: u32) {
+        let info = self.codes.recorded(info);
         let mut sink = Sink { interner: &mut self.interner, out: &mut self.stream };
-        for (key, value) in locals.iter() {
+        let destination = if index == PRIMARY { None } else { Some(index) };
+        if info.optimized {
+            for slot in &info.slots {
+                let Some(value) = frame.local(slot.index, slot.kind) else { continue };
+                let value = if slot.name.secret { self.values.redacted(&mut sink) } else { self.values.encode_ptr(py, value, &mut sink) };
+                let event = TraceLowLevelEvent::Value(FullValueRecord { variable_id: slot.name.id, value });
+                push(sink.out, &mut self.threads, destination, event);
+                self.counts.values += 1;
+            }
+            return;
+        }
+        // Module and class bodies: their variables are the entries of a dict.
+        let Some(mapping) = frame.mapping() else { return };
+        // SAFETY: a borrowed, live object for the callback's duration.
+        let mapping = unsafe { Bound::from_borrowed_ptr(py, mapping) };
+        let Ok(mapping) = mapping.downcast::<pyo3::types::PyDict>() else { return };
+        for (key, value) in mapping.iter() {
             let name = self.names.get(&key, sink.interner, sink.out);
-            if name.dunder || (is_module && value.is_instance_of::<pyo3::types::PyModule>()) {
+            if name.dunder || (info.is_module && value.is_instance_of::<pyo3::types::PyModule>()) {
                 continue;
             }
             let value = if name.secret { self.values.redacted(&mut sink) } else { self.values.encode(py, &value, &mut sink) };
-            self.scratch.push(TraceLowLevelEvent::Value(FullValueRecord { variable_id: name.id, value }));
+            let event = TraceLowLevelEvent::Value(FullValueRecord { variable_id: name.id, value });
+            push(sink.out, &mut self.threads, destination, event);
             self.counts.values += 1;
         }
     }
 
-    /// Moves the callback's events to their destination; hands full batches to the writer.
-    fn commit(&mut self, index: usize) {
-        if index == PRIMARY {
-            self.stream.append(&mut self.scratch);
-        } else {
+    /// Appends an event for the thread at `index` (see `threads.rs`).
+    fn emit(&mut self, index: usize, event: TraceLowLevelEvent) {
+        let destination = if index == PRIMARY { None } else { Some(index) };
+        push(&mut self.stream, &mut self.threads, destination, event);
+    }
+
+    /// After a callback's events: a thread's finished top-level call joins the stream,
+    /// and a full batch goes to the writer.
+    fn after_emit(&mut self, index: usize) {
+        if index != PRIMARY {
             let thread = self.threads.get(index);
-            thread.segment.append(&mut self.scratch);
             if thread.stack.is_empty() {
                 self.stream.append(&mut thread.segment);
             }
         }
-        if self.stream.len() >= BATCH_EVENTS {
+        self.batch_bytes += self.values.take_bytes();
+        if self.stream.len() >= BATCH_EVENTS || self.batch_bytes >= BATCH_BYTES {
             self.send_batch();
         }
     }
 
     fn send_batch(&mut self) {
-        let batch = std::mem::replace(&mut self.stream, Vec::with_capacity(BATCH_EVENTS));
+        let batch = std::mem::replace(&mut self.stream, self.writer.empty_batch());
+        self.batch_bytes = 0;
         self.counts.events += batch.len() as u64;
         if self.writer.send(batch).is_err() && self.failure.is_none() {
             self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
@@ -342,29 +405,66 @@ impl Session {
         self.failure.is_some()
     }
 
-    /// Remembers the first failure and switches all events off.
+    /// True once recording has failed under `on_recorder_error=disable`: the session is
+    /// no longer recording (`is_tracing()` is false) and `stop` will not raise.
+    pub fn detached(&self) -> bool {
+        self.failed() && self.policy.on_recorder_error == OnRecorderError::Disable
+    }
+
+    /// Remembers the first failure and stops recording (see [`Session::detach`]).
     pub fn fail(&mut self, py: Python<'_>, err: RecorderError) {
         if self.failure.is_none() {
             self.failure = Some(err);
         }
-        self.monitoring.silence(py);
+        self.detach(py);
+    }
+
+    /// Stops recording after the failure just recorded: every event of ours is switched
+    /// off (globally and on each recorded code object), so the program runs on at full
+    /// speed. The callbacks stay registered until `stop`: this may run inside one of them,
+    /// which must not free itself. Under `disable` the failure is reported now, as a
+    /// warning line; under `abort` `stop` raises it.
+    pub fn detach(&mut self, py: Python<'_>) {
+        self.monitoring.silence(py, &self.codes.recorded_codes(py));
+        if let (Some(err), OnRecorderError::Disable) = (&self.failure, self.policy.on_recorder_error) {
+            policy::report_detach(err, &self.trace_id);
+        }
     }
 
     /// Hands everything recorded so far to the writer and waits until it is on disk.
-    pub fn flush(&mut self) -> RecorderResult<()> {
-        self.send_batch();
-        if self.writer.flush().is_err() {
-            return Err(self.failure.clone().unwrap_or_else(|| RecorderError::new(ErrorCode::Io, "the trace writer stopped")));
+    /// A writer that stopped detaches the session; under `abort` its failure is returned
+    /// (and `stop` returns it again), under `disable` a detached session has nothing to flush.
+    pub fn flush(&mut self, py: Python<'_>) -> RecorderResult<()> {
+        if !self.failed() {
+            self.send_batch();
+            if self.writer.flush().is_err() && !self.failed() {
+                self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
+            }
+            if self.failed() {
+                self.detach(py);
+            }
         }
-        Ok(())
+        match (&self.failure, self.policy.on_recorder_error) {
+            (Some(err), OnRecorderError::Abort) => Err(err.clone()),
+            _ => Ok(()),
+        }
     }
 
     // ---- end ----------------------------------------------------------------------
 
-    /// Uninstalls the callbacks, closes every open frame, writes the final top-level
-    /// Return and the metadata, and moves the trace into place.
+    /// Ends the session: uninstalls the callbacks, closes every open frame, writes the
+    /// final top-level Return and the metadata, and moves the trace into place.
+    ///
+    /// A failure (while recording, or now while finishing), or with `require_trace` a
+    /// session that recorded nothing of the program, goes by the policy: with
+    /// `keep_partial_trace` what was written is kept, marked partial in its metadata,
+    /// else nothing is left; `abort` returns the error; `disable` reports it (a warning,
+    /// unless `detach` did already) and returns it in the summary, except that a
+    /// required trace that was not written is an error under any policy.
     pub fn stop(mut self, py: Python<'_>, exit_code: Option<i64>) -> RecorderResult<Summary> {
         self.monitoring.uninstall(py, &self.codes.recorded_codes(py));
+        // What `detach` already reported (under `disable`).
+        let reported = if self.detached() { self.failure.clone() } else { None };
         self.close_open_frames();
         let mut sink = Sink { interner: &mut self.interner, out: &mut self.stream };
         let return_value = match exit_code {
@@ -373,15 +473,32 @@ impl Session {
         };
         self.stream.push(TraceLowLevelEvent::Return(ReturnRecord { return_value }));
         self.send_batch();
-        let Session { writer, output, failure, .. } = self;
+        // `<toplevel>` is always there; anything more is the program's.
+        let recorded_nothing = self.counts.calls <= 1 && self.counts.steps == 0;
+        let Session { writer, output, failure, policy, .. } = self;
+        let events_file = output.staged(self.format.events_file());
         let written = py.allow_threads(|| writer.finish());
-        let bytes = match (written, failure) {
-            (Ok(bytes), None) => bytes,
-            (Err(err), _) | (Ok(_), Some(err)) => {
-                output.discard();
-                return Err(err);
-            }
+        let mut events_closed = written.is_ok();
+        let mut failure = match (written, failure) {
+            (Ok(_), failure) => failure,
+            // A session-side ERR_IO only says that the writer stopped; the writer says why.
+            (Err(err), Some(first)) if first.code == ErrorCode::Io => Some(err),
+            (Err(_), Some(first)) => Some(first),
+            (Err(err), None) => Some(err),
         };
+        if failure.is_none() && policy.require_trace && recorded_nothing {
+            failure = Some(RecorderError::new(
+                ErrorCode::TraceMissing,
+                "nothing of the program was recorded (require_trace): check --include/--exclude and that the program ran",
+            ));
+        }
+        let mut paths = self.interner.paths().to_vec();
+        if !events_closed && policy.keep_partial_trace && self.format == Format::Json {
+            if let Some(kept) = output::close_cut_json_events(&events_file) {
+                (events_closed, paths) = (true, kept);
+            }
+        }
+        let bytes = std::fs::metadata(&events_file).map(|m| m.len()).unwrap_or(0);
         let metadata = Metadata {
             workdir: &self.workdir,
             program: &self.program,
@@ -391,14 +508,57 @@ impl Session {
             format: self.format.name(),
             capture: self.capture.name(),
             exit_code,
+            partial: failure.is_some(),
+            failure: failure.as_ref().map(|err| PartialReason { reason: err.code.as_str(), reason_message: &err.message, events_closed }),
         };
-        let finish = output.write_json(METADATA_FILE, &metadata).and_then(|()| output.write_json(PATHS_FILE, &self.interner.paths()));
-        if let Err(err) = finish {
+        let kept = if failure.is_none() || policy.keep_partial_trace {
+            let finished = output.write_json(METADATA_FILE, &metadata).and_then(|()| output.write_json(PATHS_FILE, &paths));
+            // A trace that cannot be finished, or marked partial, is removed (by `commit` if
+            // the move failed); the first failure stays the one reported.
+            let committed = match finished {
+                Ok(()) => output.commit(),
+                Err(err) => {
+                    output.discard();
+                    Err(err)
+                }
+            };
+            match committed {
+                Ok(path) => Some(path),
+                Err(err) => {
+                    failure.get_or_insert(err);
+                    None
+                }
+            }
+        } else {
             output.discard();
-            return Err(err);
+            None
+        };
+        let summary = Summary {
+            partial: failure.is_some() && kept.is_some(),
+            path: kept,
+            format: self.format,
+            trace_id: self.trace_id,
+            counts: self.counts,
+            bytes,
+            error: None,
+        };
+        let Some(mut err) = failure else { return Ok(summary) };
+        // Reported already, unless the writer's own error has replaced its stand-in.
+        let new = reported.as_ref() != Some(&err);
+        if let Some(path) = &summary.path {
+            err = err.with("partial_trace", path.display());
         }
-        let path = output.commit()?;
-        Ok(Summary { path, format: self.format, trace_id: self.trace_id, counts: self.counts, bytes })
+        match policy.on_recorder_error {
+            OnRecorderError::Abort => Err(err),
+            OnRecorderError::Disable if err.code == ErrorCode::TraceMissing => Err(err),
+            OnRecorderError::Disable if policy.require_trace => Err(required_trace_not_written(&err, summary.partial)),
+            OnRecorderError::Disable => {
+                if new {
+                    policy::report_detach(&err, &summary.trace_id);
+                }
+                Ok(Summary { error: Some(err), ..summary })
+            }
+        }
     }
 
     /// Every thread's still-open frames get a Return, so the stream stays balanced;
@@ -409,9 +569,9 @@ impl Session {
             for _ in 0..open {
                 let mut sink = Sink { interner: &mut self.interner, out: &mut self.stream };
                 let return_value = self.values.text("recording stopped while this frame was running", "<recording stopped>", &mut sink);
-                self.scratch.push(TraceLowLevelEvent::Return(ReturnRecord { return_value }));
                 self.threads.get(index).stack.pop();
-                self.commit(index);
+                self.emit(index, TraceLowLevelEvent::Return(ReturnRecord { return_value }));
+                self.after_emit(index);
             }
         }
     }
@@ -436,6 +596,15 @@ impl Session {
     }
 }
 
+/// Under `disable` with `require_trace`: the session failed (`cause`), so the trace the
+/// caller required is missing, or only partial.
+fn required_trace_not_written(cause: &RecorderError, partial: bool) -> RecorderError {
+    let (code, what) = if partial { (ErrorCode::TraceIncomplete, "only a partial trace") } else { (ErrorCode::TraceMissing, "no trace") };
+    let mut err = RecorderError::new(code, format!("a trace is required (require_trace) but {what} was written: {cause}"));
+    err.context = cause.context.clone();
+    err.with("cause", cause.code)
+}
+
 #[derive(Serialize)]
 struct RecorderInfo {
     name: &'static str,
@@ -454,4 +623,18 @@ struct Metadata<'a> {
     format: &'a str,
     capture: &'a str,
     exit_code: Option<i64>,
+    /// True only for what a failed session left (`keep_partial_trace`); see `PartialReason`.
+    partial: bool,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    failure: Option<PartialReason<'a>>,
+}
+
+/// Why a partial trace ends: the `ERR_*` code and message of the failure, and whether
+/// its event stream was closed (every open frame returned, so it loads as a trace) or
+/// ends where writing it failed.
+#[derive(Serialize)]
+struct PartialReason<'a> {
+    reason: &'static str,
+    reason_message: &'a str,
+    events_closed: bool,
 }

@@ -7,7 +7,7 @@
 //! removed, so nothing that looks like a complete trace is ever left behind.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -61,8 +61,18 @@ impl TraceOutput {
             .map_err(|err| RecorderError::io("cannot write", &path, &err))
     }
 
-    /// Renames the staging directory into place, replacing an older trace.
+    /// Renames the staging directory into place, replacing an older trace. If that
+    /// fails (the target became a file meanwhile, the disk went away), the staging
+    /// directory is removed, so nothing half-done is left behind.
     pub fn commit(self) -> RecorderResult<PathBuf> {
+        let moved = self.move_into_place();
+        if moved.is_err() {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+        moved
+    }
+
+    fn move_into_place(&self) -> RecorderResult<PathBuf> {
         check_replaceable(&self.target)?;
         let old = if self.target.exists() {
             let parent = self.target.parent().unwrap_or(Path::new("/"));
@@ -88,6 +98,71 @@ impl TraceOutput {
     pub fn discard(self) {
         let _ = std::fs::remove_dir_all(&self.staging);
     }
+}
+
+/// What closes one open frame of a cut JSON events file: a Return of `None` (type 0,
+/// interned first in every trace).
+const CLOSING_RETURN: &[u8] = b",\n{\"Return\":{\"return_value\":{\"kind\":\"None\",\"type_id\":0}}}";
+const CLOSING_BRACKET: &[u8] = b"\n]\n";
+
+/// Closes a JSON events file that writing left cut (disk full, file size limit), for a
+/// partial trace that loads like any other: cuts it back to the last whole event after
+/// which it can be closed within the size it reached (a size limit allows no more), and
+/// appends a Return for each frame still open there and the closing bracket. Returns the
+/// paths the kept events define (for `trace_paths.json`), or `None` when it cannot be
+/// closed (then it is left as it is).
+///
+/// It reads the framing of `writer.rs` (`[\n`, events separated by `,\n`, one per line,
+/// `\n]\n` at the end) and checks it line by line: anything else leaves the file alone.
+pub fn close_cut_json_events(path: &Path) -> Option<Vec<String>> {
+    let file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    let reached = file.metadata().ok()?.len();
+    let mut reader = BufReader::new(&file);
+    let mut line = Vec::new();
+    if reader.read_until(b'\n', &mut line).ok()? != 2 || line != b"[\n" {
+        return None;
+    }
+    let (mut offset, mut depth) = (2u64, 0u64);
+    let mut paths: Vec<String> = Vec::new();
+    // The last place to cut: (end of its event, frames open there, paths defined by then).
+    let mut cut: Option<(u64, u64, usize)> = None;
+    loop {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).ok()?;
+        if read == 0 || line.last() != Some(&b'\n') {
+            break; // the end, or the event being written when writing failed
+        }
+        let event = line.strip_suffix(b",\n")?;
+        let kind = event.strip_prefix(b"{\"")?.split(|&b| b == b'"').next()?;
+        match kind {
+            b"Call" => depth += 1,
+            b"Return" => depth = depth.checked_sub(1)?,
+            b"Path" => match serde_json::from_slice::<runtime_tracing::TraceLowLevelEvent>(event).ok()? {
+                runtime_tracing::TraceLowLevelEvent::Path(p) => paths.push(p.to_string_lossy().into_owned()),
+                _ => return None,
+            },
+            _ => {}
+        }
+        let end = offset + event.len() as u64;
+        let closed = end + depth * CLOSING_RETURN.len() as u64 + CLOSING_BRACKET.len() as u64;
+        if depth > 0 && closed <= reached {
+            cut = Some((end, depth, paths.len()));
+        }
+        offset += read as u64;
+    }
+    let (end, open, defined) = cut?;
+    drop(reader);
+    let mut file = file;
+    file.set_len(end).ok()?;
+    let mut tail = Vec::with_capacity(open as usize * CLOSING_RETURN.len() + CLOSING_BRACKET.len());
+    for _ in 0..open {
+        tail.extend_from_slice(CLOSING_RETURN);
+    }
+    tail.extend_from_slice(CLOSING_BRACKET);
+    file.seek(SeekFrom::Start(end)).ok()?;
+    file.write_all(&tail).and_then(|()| file.sync_all()).ok()?;
+    paths.truncate(defined);
+    Some(paths)
 }
 
 /// Creates a new file with mode 0600, failing if anything already exists there
@@ -180,6 +255,74 @@ mod tests {
         out.write_json(METADATA_FILE, &1)?;
         out.discard();
         assert_eq!(std::fs::read_dir(tmp.path())?.count(), 0);
+        Ok(())
+    }
+
+    /// `[`, then each event on its line as `writer.rs` frames them, and `cut_tail` bytes
+    /// of one more event (a long string value) where writing failed.
+    fn cut_json(events: &[runtime_tracing::TraceLowLevelEvent], cut_tail: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let mut text = b"[\n".to_vec();
+        for (i, event) in events.iter().enumerate() {
+            if i > 0 {
+                text.extend_from_slice(b",\n");
+            }
+            text.extend_from_slice(&serde_json::to_vec(event)?);
+        }
+        text.extend_from_slice(b",\n");
+        let value = format!(r#"{{"Value":{{"variable_id":0,"value":{{"kind":"String","text":"{}"#, "x".repeat(300));
+        text.extend_from_slice(&value.as_bytes()[..cut_tail]);
+        Ok(text)
+    }
+
+    fn sample() -> Vec<runtime_tracing::TraceLowLevelEvent> {
+        use runtime_tracing::*;
+        let function = |name: &str| TraceLowLevelEvent::Function(FunctionRecord { path_id: PathId(0), line: Line(1), name: name.to_owned() });
+        let call = |id| TraceLowLevelEvent::Call(CallRecord { function_id: FunctionId(id), args: Vec::new() });
+        vec![
+            TraceLowLevelEvent::Path("/p.py".into()),
+            function("<toplevel>"),
+            call(0),
+            TraceLowLevelEvent::Type(TypeRecord { kind: TypeKind::None, lang_type: "None".into(), specific_info: TypeSpecificInfo::None }),
+            function("f"),
+            TraceLowLevelEvent::Step(StepRecord { path_id: PathId(0), line: Line(2) }),
+            call(1),
+            TraceLowLevelEvent::Path("/q.py".into()),
+            TraceLowLevelEvent::Step(StepRecord { path_id: PathId(1), line: Line(3) }),
+        ]
+    }
+
+    #[test]
+    fn a_cut_json_events_file_is_closed_within_its_size() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let file = tmp.path().join("trace.json");
+        // Room for the closing: every whole event is kept.
+        std::fs::write(&file, cut_json(&sample(), 200)?)?;
+        let size = std::fs::metadata(&file)?.len();
+        let paths = close_cut_json_events(&file).ok_or("not closed")?;
+        assert_eq!(paths, ["/p.py", "/q.py"]);
+        let events: Vec<runtime_tracing::TraceLowLevelEvent> = serde_json::from_slice(&std::fs::read(&file)?)?;
+        assert_eq!(events.len(), sample().len() + 2, "two frames closed");
+        crate::trace_check::check_events(&events)?;
+        assert!(std::fs::metadata(&file)?.len() <= size);
+        // No room: events are given back until the closing fits.
+        std::fs::write(&file, cut_json(&sample(), 1)?)?;
+        let paths = close_cut_json_events(&file).ok_or("not closed")?;
+        let events: Vec<runtime_tracing::TraceLowLevelEvent> = serde_json::from_slice(&std::fs::read(&file)?)?;
+        assert!(events.len() < sample().len() + 2);
+        assert_eq!(paths.len(), events.iter().filter(|e| matches!(e, runtime_tracing::TraceLowLevelEvent::Path(_))).count());
+        crate::trace_check::check_events(&events)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_not_framed_as_the_writer_frames_it_is_left_alone() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let file = tmp.path().join("trace.json");
+        for text in [&b"[{\"Call\":{}},\n"[..], b"[\n{\"Return\":{}},\n", b"not json"] {
+            std::fs::write(&file, text)?;
+            assert!(close_cut_json_events(&file).is_none());
+            assert_eq!(std::fs::read(&file)?, text);
+        }
         Ok(())
     }
 

@@ -3,24 +3,34 @@
 //! The recording side (the `sys.monitoring` callbacks) only fills batches of events;
 //! whole batches cross a bounded channel ([`QUEUE_BATCHES`] deep) to this thread, which
 //! serialises them as JSON or as CBOR in a seekable zstd stream and writes them out. The
-//! bounded queue keeps memory bounded: when the writer falls behind, the recording
-//! thread waits for it (no event is dropped).
+//! bounded queue keeps memory bounded (at most `QUEUE_BATCHES + 2` batches of at most
+//! `BATCH_EVENTS` events and about `BATCH_BYTES` of values each): when the writer falls
+//! behind, the recording thread waits for it (no event is dropped).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use runtime_tracing::TraceLowLevelEvent;
 
+use super::json_events;
 use super::output::create_private_file;
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::fault_injection;
 
 /// Events per batch handed to the writer.
 pub const BATCH_EVENTS: usize = 16 * 1024;
+/// Approximate bytes of values per batch: a batch is handed over when it reaches either
+/// bound, so big values cannot make the buffers grow without limit.
+pub const BATCH_BYTES: usize = 4 << 20;
 /// Batches that may wait in the queue before the recording thread blocks.
 pub const QUEUE_BATCHES: usize = 4;
+
+/// zstd's fastest regular level: traces are highly repetitive, so it already shrinks
+/// them about a hundredfold, and the writer thread must keep up with the program.
+const ZSTD_LEVEL: i32 = 1;
 
 /// The first 8 bytes of a `trace.bin`: CodeTracer's magic and format version 1
 /// (CBOR events in a seekable zstd stream), as `runtime_tracing`'s reader expects.
@@ -69,6 +79,9 @@ enum Message {
 /// Handle to the writer thread.
 pub struct EventWriter {
     queue: Option<SyncSender<Message>>,
+    /// Emptied batches coming back, so their memory is reused rather than allocated
+    /// (and page-faulted in) again for every batch.
+    spent: Receiver<Vec<TraceLowLevelEvent>>,
     thread: Option<JoinHandle<RecorderResult<u64>>>,
 }
 
@@ -76,12 +89,18 @@ impl EventWriter {
     pub fn spawn(path: &Path, format: Format) -> RecorderResult<Self> {
         let file = create_private_file(path)?;
         let (queue, inbox) = sync_channel(QUEUE_BATCHES);
+        let (recycle, spent) = sync_channel(QUEUE_BATCHES + 1);
         let path = path.to_path_buf();
         let thread = std::thread::Builder::new()
             .name("codetracer-writer".to_owned())
-            .spawn(move || run(file, &path, format, inbox))
+            .spawn(move || run(file, &path, format, inbox, recycle))
             .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))?;
-        Ok(EventWriter { queue: Some(queue), thread: Some(thread) })
+        Ok(EventWriter { queue: Some(queue), spent, thread: Some(thread) })
+    }
+
+    /// An empty batch with room for [`BATCH_EVENTS`] events, reused when one is back.
+    pub fn empty_batch(&self) -> Vec<TraceLowLevelEvent> {
+        self.spent.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS))
     }
 
     /// Queues a batch; blocks while the queue is full. An error means the writer has
@@ -121,38 +140,56 @@ impl Drop for EventWriter {
     }
 }
 
-/// Where encoded events go: JSON text, or CBOR items through a zstd encoder.
+/// Bytes of JSON collected before they are written to the file.
+const JSON_CHUNK: usize = 1 << 20;
+
+/// Where encoded events go: JSON text (encoded straight into a chunk buffer, written
+/// out when full), or CBOR items through a zstd encoder.
 enum Encoder {
-    Json { out: BufWriter<File>, first: bool },
+    Json { file: File, chunk: Vec<u8>, first: bool },
     /// The zstd encoder buffers whole frames itself, so it writes to the file directly.
     Binary { out: zeekstd::Encoder<'static, File> },
 }
 
-fn run(file: File, path: &PathBuf, format: Format, inbox: Receiver<Message>) -> RecorderResult<u64> {
+fn run(
+    file: File,
+    path: &PathBuf,
+    format: Format,
+    inbox: Receiver<Message>,
+    recycle: SyncSender<Vec<TraceLowLevelEvent>>,
+) -> RecorderResult<u64> {
     let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, path, &err);
     // A second handle on the same file, to sync it and read its size at the end.
     let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
     let mut encoder = match format {
         Format::Json => {
-            let mut out = BufWriter::with_capacity(1 << 20, file);
-            out.write_all(b"[\n").map_err(|e| io_err("cannot write", e))?;
-            Encoder::Json { out, first: true }
+            let mut chunk = Vec::with_capacity(JSON_CHUNK + (64 << 10));
+            chunk.extend_from_slice(b"[\n");
+            Encoder::Json { file, chunk, first: true }
         }
         Format::Binary => {
             let mut file = file;
             file.write_all(&BINARY_HEADER).map_err(|e| io_err("cannot write", e))?;
-            let out = zeekstd::Encoder::new(file)
-                .map_err(|e| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {e}")))?;
+            let zstd_error = |why: String| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {why}"));
+            let options = zeekstd::EncodeOptions::try_new().ok_or_else(|| zstd_error("out of memory".to_owned()))?;
+            let out = options
+                .compression_level(ZSTD_LEVEL)
+                .into_encoder(file)
+                .map_err(|e| zstd_error(e.to_string()))?;
             Encoder::Binary { out }
         }
     };
     let mut scratch = Vec::with_capacity(256);
     for message in inbox {
         match message {
-            Message::Events(batch) => {
+            Message::Events(mut batch) => {
+                // Test builds only: a failure or panic injected here (see `fault_injection.rs`).
+                fault_injection::hit_io("writer").map_err(|e| io_err("cannot write", e))?;
                 for event in &batch {
                     encoder.write(event, &mut scratch).map_err(|e| io_err("cannot write", e))?;
                 }
+                batch.clear();
+                let _ = recycle.try_send(batch);
             }
             Message::Flush(done) => {
                 encoder.flush().map_err(|e| io_err("cannot flush", e))?;
@@ -168,12 +205,17 @@ fn run(file: File, path: &PathBuf, format: Format, inbox: Receiver<Message>) -> 
 impl Encoder {
     fn write(&mut self, event: &TraceLowLevelEvent, scratch: &mut Vec<u8>) -> std::io::Result<()> {
         match self {
-            Encoder::Json { out, first } => {
+            Encoder::Json { file, chunk, first } => {
                 if !*first {
-                    out.write_all(b",\n")?;
+                    chunk.extend_from_slice(b",\n");
                 }
                 *first = false;
-                serde_json::to_writer(out, event).map_err(std::io::Error::other)
+                json_events::write_event(chunk, event)?;
+                if chunk.len() >= JSON_CHUNK {
+                    file.write_all(chunk)?;
+                    chunk.clear();
+                }
+                Ok(())
             }
             Encoder::Binary { out } => {
                 scratch.clear();
@@ -188,7 +230,11 @@ impl Encoder {
 
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
-            Encoder::Json { out, .. } => out.flush(),
+            Encoder::Json { file, chunk, .. } => {
+                file.write_all(chunk)?;
+                chunk.clear();
+                Ok(())
+            }
             Encoder::Binary { out } => out.flush(),
         }
     }
@@ -196,9 +242,9 @@ impl Encoder {
     /// Writes the trailer (the closing bracket, or the zstd seek table) and flushes.
     fn finish(self) -> std::io::Result<()> {
         match self {
-            Encoder::Json { mut out, .. } => {
-                out.write_all(b"\n]\n")?;
-                out.flush()
+            Encoder::Json { mut file, mut chunk, .. } => {
+                chunk.extend_from_slice(b"\n]\n");
+                file.write_all(&chunk)
             }
             Encoder::Binary { out } => out.finish().map(drop).map_err(std::io::Error::other),
         }
