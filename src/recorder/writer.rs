@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use runtime_tracing::TraceLowLevelEvent;
 
-use super::json_events;
+use super::{cbor_events, json_events};
 use super::output::create_private_file;
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::fault_injection;
@@ -140,15 +140,14 @@ impl Drop for EventWriter {
     }
 }
 
-/// Bytes of JSON collected before they are written to the file.
-const JSON_CHUNK: usize = 1 << 20;
+/// Bytes of encoded events collected before they go to the file (or to zstd).
+const CHUNK: usize = 1 << 20;
 
-/// Where encoded events go: JSON text (encoded straight into a chunk buffer, written
-/// out when full), or CBOR items through a zstd encoder.
+/// Where encoded events go. Both encode into `chunk` and hand it on when full: JSON text
+/// straight to the file, CBOR items to the zstd encoder (which writes whole frames).
 enum Encoder {
     Json { file: File, chunk: Vec<u8>, first: bool },
-    /// The zstd encoder buffers whole frames itself, so it writes to the file directly.
-    Binary { out: zeekstd::Encoder<'static, File> },
+    Binary { out: zeekstd::Encoder<'static, File>, chunk: Vec<u8> },
 }
 
 fn run(
@@ -163,7 +162,7 @@ fn run(
     let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
     let mut encoder = match format {
         Format::Json => {
-            let mut chunk = Vec::with_capacity(JSON_CHUNK + (64 << 10));
+            let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
             chunk.extend_from_slice(b"[\n");
             Encoder::Json { file, chunk, first: true }
         }
@@ -176,17 +175,16 @@ fn run(
                 .compression_level(ZSTD_LEVEL)
                 .into_encoder(file)
                 .map_err(|e| zstd_error(e.to_string()))?;
-            Encoder::Binary { out }
+            Encoder::Binary { out, chunk: Vec::with_capacity(CHUNK + (64 << 10)) }
         }
     };
-    let mut scratch = Vec::with_capacity(256);
     for message in inbox {
         match message {
             Message::Events(mut batch) => {
                 // Test builds only: a failure or panic injected here (see `fault_injection.rs`).
                 fault_injection::hit_io("writer").map_err(|e| io_err("cannot write", e))?;
                 for event in &batch {
-                    encoder.write(event, &mut scratch).map_err(|e| io_err("cannot write", e))?;
+                    encoder.write(event).map_err(|e| io_err("cannot write", e))?;
                 }
                 batch.clear();
                 let _ = recycle.try_send(batch);
@@ -203,7 +201,7 @@ fn run(
 }
 
 impl Encoder {
-    fn write(&mut self, event: &TraceLowLevelEvent, scratch: &mut Vec<u8>) -> std::io::Result<()> {
+    fn write(&mut self, event: &TraceLowLevelEvent) -> std::io::Result<()> {
         match self {
             Encoder::Json { file, chunk, first } => {
                 if !*first {
@@ -211,21 +209,20 @@ impl Encoder {
                 }
                 *first = false;
                 json_events::write_event(chunk, event)?;
-                if chunk.len() >= JSON_CHUNK {
+                if chunk.len() >= CHUNK {
                     file.write_all(chunk)?;
                     chunk.clear();
                 }
-                Ok(())
             }
-            Encoder::Binary { out } => {
-                scratch.clear();
-                let buf = std::mem::take(scratch);
-                let encoded = cbor4ii::serde::to_vec(buf, event).map_err(std::io::Error::other)?;
-                out.write_all(&encoded)?;
-                *scratch = encoded;
-                Ok(())
+            Encoder::Binary { out, chunk } => {
+                cbor_events::write_event(chunk, event)?;
+                if chunk.len() >= CHUNK {
+                    out.write_all(chunk)?;
+                    chunk.clear();
+                }
             }
         }
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -235,18 +232,25 @@ impl Encoder {
                 chunk.clear();
                 Ok(())
             }
-            Encoder::Binary { out } => out.flush(),
+            Encoder::Binary { out, chunk } => {
+                out.write_all(chunk)?;
+                chunk.clear();
+                out.flush()
+            }
         }
     }
 
-    /// Writes the trailer (the closing bracket, or the zstd seek table) and flushes.
+    /// Writes the rest and the trailer (the closing bracket, or the zstd seek table).
     fn finish(self) -> std::io::Result<()> {
         match self {
             Encoder::Json { mut file, mut chunk, .. } => {
                 chunk.extend_from_slice(b"\n]\n");
                 file.write_all(&chunk)
             }
-            Encoder::Binary { out } => out.finish().map(drop).map_err(std::io::Error::other),
+            Encoder::Binary { mut out, chunk } => {
+                out.write_all(&chunk)?;
+                out.finish().map(drop).map_err(std::io::Error::other)
+            }
         }
     }
 }
