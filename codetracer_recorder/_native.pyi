@@ -5,7 +5,7 @@ All functions must be called with the GIL held (they are ordinary Python calls).
 """
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from codetracer_recorder.policy import PolicyField, PolicySnapshot
@@ -171,3 +171,56 @@ def trace_summary(trace_dir: str) -> dict[str, Any]:
 def trace_events_json(trace_dir: str) -> str:
     """The trace's events, loaded with the crate's reader (json or binary), as one JSON
     array in the ``trace.json`` shape. For tests and tools that inspect traces."""
+
+# ---- logging, trailers, metrics (src/logging/, src/metrics.rs) -------------------------
+
+def log(
+    level: str,
+    message: str,
+    *,
+    error_code: str | None = None,
+    target: str = "codetracer_recorder",
+    file: str = "",
+    line: int = 0,
+) -> None:
+    """Write one record into the recorder's JSON log (``src/logging/mod.rs``) if ``level``
+    (``error``, ``warn``, ``info``, ``debug``, ``trace``) is enabled for ``target``. Without
+    ``error_code`` the innermost :func:`push_error_code` scope's code applies. Raises
+    ``UsageError`` for an unknown level or code. Use ``codetracer_recorder.recorder_log.log``."""
+
+def log_enabled(level: str, target: str = "codetracer_recorder") -> bool:
+    """Whether a record of ``level`` from ``target`` would be written (check before
+    building an expensive message)."""
+
+def push_error_code(code: str) -> None:
+    """Enter a ``with_error_code`` scope on this thread (``src/logging/scope.rs``)."""
+
+def pop_error_code() -> None:
+    """Leave the innermost ``with_error_code`` scope of this thread."""
+
+def set_active_trace_id(trace_id: str | None) -> None:
+    """The ``trace_id`` the following records carry (``start``/``stop`` set and clear it)."""
+
+def run_id() -> str:
+    """This process's run id: a UUID, new in a forked child."""
+
+def set_log_listener(listener: Callable[[dict[str, Any]], object] | None) -> None:
+    """Call ``listener`` with each record written, as a dict with the JSON line's keys
+    (``src/logging/listener.rs``); None removes it. Called on the writing thread with the
+    GIL, never for a record the listener itself writes; its exceptions become warnings."""
+
+def set_trailer_writer(writer: str | os.PathLike[str] | Callable[[str], object] | None) -> None:
+    """Test hook: send the ``json_errors`` trailers to a file (appended) or a callable
+    (called with each line, no newline) instead of stderr; None restores stderr."""
+
+def write_trailer(error: RecorderError) -> bool:
+    """Write the trailer of ``error`` (raised in Python, e.g. by the CLI) when
+    ``json_errors`` is on and none was written for it yet. True if written."""
+
+def install_metrics(sink: object | None) -> None:
+    """Install a metrics sink (an object with ``record_dropped_event``, ``record_detach``
+    and ``record_panic``), or remove it with None (``src/metrics.rs``)."""
+
+def metrics_snapshot() -> dict[str, dict[Any, int]]:
+    """The exact totals: ``dropped_events`` (by reason), ``detaches`` (by ``(reason,
+    error_code)``) and ``panics`` (by site)."""

@@ -8,6 +8,7 @@ code instead of parsing messages.
 builtin ``EnvironmentError``, which is an alias of ``OSError``. Import it from this module.
 """
 
+from codetracer_recorder import _native
 from codetracer_recorder._native import (
     EnvironmentError,
     InternalError,
@@ -34,6 +35,8 @@ def usage_error(code: str, message: str, **context: object) -> UsageError:
     error.code = code
     error.kind = "usage"
     error.context = {key: str(value) for key, value in context.items()}
+    # It reaches the caller as a native one would, so with json_errors it has its trailer.
+    _native.write_trailer(error)
     return error
 
 

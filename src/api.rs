@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyString, PyTuple};
 
-use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::errors::{ErrorCode, ErrorKind, RecorderError, RecorderResult};
 use crate::fault_injection;
 use crate::ffi::{guard, to_py_err};
 use crate::policy::{self, Kind, Setting};
 use crate::recorder::writer::Format;
 use crate::recorder::{Capture, Session, SessionConfig, ACTIVE};
+use crate::logging::{self, Level};
+use crate::metrics;
 use crate::trace_check;
 
 fn busy() -> RecorderError {
@@ -37,6 +39,7 @@ pub fn start_recording(
     never_prefixes: Vec<String>,
     capture: &str,
 ) -> PyResult<String> {
+    crate::logging::init();
     guard(py, "start_recording", || {
         fault_injection::arm_from_env()?;
         fault_injection::hit("start_recording")?;
@@ -52,7 +55,9 @@ pub fn start_recording(
         // (its failure was reported when it detached).
         if let Some(detached) = slot.take() {
             let _ = detached.stop(py, None);
+            logging::set_active_trace_id(None);
         }
+        let trace_dir_shown = trace_dir.display().to_string();
         let config = SessionConfig {
             trace_dir,
             format: Format::parse(format)?,
@@ -68,6 +73,8 @@ pub fn start_recording(
         let session = Session::start(py, config)?;
         let trace_id = session.trace_id().to_owned();
         *slot = Some(session);
+        logging::set_active_trace_id(Some(&trace_id));
+        crate::log!(Level::Info, "recording started: trace {trace_id} into {}", trace_dir_shown);
         Ok(trace_id)
     })
 }
@@ -113,7 +120,7 @@ fn shown(value: &Bound<'_, PyAny>) -> String {
 #[pyfunction]
 #[pyo3(signature = (exit_code=None))]
 pub fn stop_recording(py: Python<'_>, exit_code: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyDict>> {
-    let summary = guard(py, "stop_recording", || {
+    let stopped = guard(py, "stop_recording", || {
         let exit_code = exit_code.filter(|code| !code.is_none()).map(|code| {
             code.extract::<i64>().map_err(|_| {
                 let message = format!("exit_code must be an int (64-bit) or None, not {}", shown(code));
@@ -122,8 +129,17 @@ pub fn stop_recording(py: Python<'_>, exit_code: Option<&Bound<'_, PyAny>>) -> P
         });
         let exit_code = exit_code.transpose()?;
         let session = ACTIVE.borrow_mut(py).ok_or_else(busy)?.take().ok_or_else(not_tracing)?;
-        session.stop(py, exit_code)
-    })?;
+        let summary = session.stop(py, exit_code);
+        if let Ok(summary) = &summary {
+            crate::log!(Level::Info, "recording stopped: trace {} ({} events)", summary.trace_id, summary.counts.events);
+        }
+        summary
+    });
+    // After the guard: an error's trailer (written by the guard) still names the trace.
+    if ACTIVE.borrow_mut(py).is_some_and(|slot| slot.is_none()) {
+        logging::set_active_trace_id(None);
+    }
+    let summary = stopped?;
     let dict = PyDict::new(py);
     dict.set_item("path", summary.path.map(|p| p.to_string_lossy().into_owned()))?;
     dict.set_item("format", summary.format.name())?;
@@ -167,6 +183,8 @@ pub fn active_trace_id(py: Python<'_>) -> PyResult<Option<String>> {
 #[pyfunction]
 pub fn detach_after_fork(py: Python<'_>) -> PyResult<()> {
     guard(py, "detach_after_fork", || {
+        logging::renew_run_id();
+        logging::set_active_trace_id(None);
         if let Some(session) = ACTIVE.borrow_mut(py).and_then(|mut slot| slot.take()) {
             session.forget_in_fork_child(py);
         }
@@ -319,4 +337,211 @@ pub fn trace_events_json(py: Python<'_>, trace_dir: PathBuf) -> PyResult<String>
             serde_json::to_string(&events).map_err(|e| RecorderError::new(ErrorCode::Io, format!("cannot encode events: {e}")))
         })
     })
+}
+
+// ---- logging, trailers and metrics ---------------------------------------------------
+
+fn log_level(name: &str) -> RecorderResult<Level> {
+    Level::parse(name).ok_or_else(|| {
+        RecorderError::new(ErrorCode::InvalidPolicyValue, format!("invalid log level {name:?}; use error, warn, info, debug or trace"))
+            .with("option", "level")
+            .with("value", name)
+    })
+}
+
+fn error_code(name: &str) -> RecorderResult<ErrorCode> {
+    ErrorCode::ALL.into_iter().find(|code| code.as_str() == name).ok_or_else(|| {
+        RecorderError::new(ErrorCode::InvalidPolicyValue, format!("unknown error code {name:?}; see ERROR_CODES"))
+            .with("option", "error_code")
+            .with("value", name)
+    })
+}
+
+/// `log(level, message, *, error_code=None, target="codetracer_recorder", file="", line=0)`:
+/// one record in the recorder's stream, from Python.
+#[pyfunction]
+#[pyo3(signature = (level, message, *, error_code=None, target=logging::TARGET, file="", line=0))]
+pub fn log(py: Python<'_>, level: &str, message: &str, error_code: Option<&str>, target: &str, file: &str, line: u32) -> PyResult<()> {
+    guard(py, "log", || {
+        let level = log_level(level)?;
+        let details = logging::Details { error_code: error_code.map(self::error_code).transpose()?, ..Default::default() };
+        logging::write(level, target, message.to_owned(), details, file, line);
+        Ok(())
+    })
+}
+
+/// `log_enabled(level, target="codetracer_recorder")`: whether such a record is written.
+#[pyfunction]
+#[pyo3(signature = (level, target=logging::TARGET))]
+pub fn log_enabled(py: Python<'_>, level: &str, target: &str) -> PyResult<bool> {
+    guard(py, "log_enabled", || Ok(logging::enabled(log_level(level)?, target)))
+}
+
+/// Enters a `with_error_code` scope on this thread (the Python context manager).
+#[pyfunction]
+pub fn push_error_code(py: Python<'_>, code: &str) -> PyResult<()> {
+    guard(py, "push_error_code", || {
+        logging::push_error_code(error_code(code)?);
+        Ok(())
+    })
+}
+
+/// Leaves the innermost `with_error_code` scope of this thread.
+#[pyfunction]
+pub fn pop_error_code(py: Python<'_>) -> PyResult<()> {
+    guard(py, "pop_error_code", || {
+        logging::pop_error_code();
+        Ok(())
+    })
+}
+
+#[pyfunction]
+#[pyo3(signature = (trace_id))]
+pub fn set_active_trace_id(py: Python<'_>, trace_id: Option<&str>) -> PyResult<()> {
+    guard(py, "set_active_trace_id", || {
+        logging::set_active_trace_id(trace_id);
+        Ok(())
+    })
+}
+
+#[pyfunction]
+pub fn run_id(py: Python<'_>) -> PyResult<String> {
+    guard(py, "run_id", || Ok(logging::run_id()))
+}
+
+/// `set_log_listener(callable | None)`: see `logging/listener.rs`.
+#[pyfunction]
+pub fn set_log_listener(py: Python<'_>, listener: &Bound<'_, PyAny>) -> PyResult<()> {
+    guard(py, "set_log_listener", || {
+        if !listener.is_none() && !listener.is_callable() {
+            return Err(RecorderError::new(ErrorCode::InvalidPolicyValue, "the log listener must be callable or None").with("option", "listener"));
+        }
+        logging::set_listener((!listener.is_none()).then(|| listener.clone().unbind()));
+        Ok(())
+    })
+}
+
+/// `set_trailer_writer(path | callable | None)`: the test hook of `logging/trailer.rs`.
+#[pyfunction]
+pub fn set_trailer_writer(py: Python<'_>, writer: &Bound<'_, PyAny>) -> PyResult<()> {
+    guard(py, "set_trailer_writer", || {
+        let writer = if writer.is_none() {
+            logging::trailer::Writer::Stderr
+        } else if writer.is_callable() {
+            logging::trailer::Writer::Callable(writer.clone().unbind())
+        } else {
+            let path = writer.py().import("os").and_then(|os| os.call_method1("fspath", (writer,))).and_then(|p| p.extract::<PathBuf>());
+            logging::trailer::Writer::File(path.map_err(|_| {
+                RecorderError::new(ErrorCode::InvalidPolicyValue, "the trailer writer must be a path, a callable or None").with("option", "writer")
+            })?)
+        };
+        logging::trailer::set_writer(writer);
+        Ok(())
+    })
+}
+
+/// `write_trailer(error) -> bool`: the trailer of a `RecorderError` raised in Python (the
+/// CLI's), if `json_errors` is on and it has none yet.
+#[pyfunction]
+pub fn write_trailer(py: Python<'_>, error: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if error.hasattr(crate::ffi::TRAILER_WRITTEN).unwrap_or(false) {
+        return Ok(false);
+    }
+    let text = |name: &str| error.getattr(name).and_then(|v| v.extract::<String>()).unwrap_or_default();
+    let code = error_code(&text("code")).unwrap_or(ErrorCode::InvalidPolicyValue);
+    let message = error.str().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut err = RecorderError::new(code, message.strip_prefix(&format!("[{}] ", code.as_str())).unwrap_or(&message));
+    if let Ok(kind) = error.getattr("kind").and_then(|v| v.extract::<String>()) {
+        err.kind = [ErrorKind::Usage, ErrorKind::Environment, ErrorKind::Target, ErrorKind::Internal]
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .unwrap_or(err.kind);
+    }
+    if let Ok(context) = error.getattr("context").and_then(|c| c.extract::<std::collections::BTreeMap<String, String>>()) {
+        err.context = context;
+    }
+    let written = logging::trailer::emit(py, &err);
+    if written {
+        let _ = error.setattr(crate::ffi::TRAILER_WRITTEN, true);
+    }
+    Ok(written)
+}
+
+/// Adapts a Python object with the three methods to `RecorderMetrics`. Calls from inside
+/// the sink (re-entrant) are not passed on, and an exception it raises is logged (warn).
+struct PyMetrics(Py<PyAny>);
+
+thread_local! {
+    static IN_PY_METRICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl PyMetrics {
+    fn call(&self, method: &str, args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>) {
+        if IN_PY_METRICS.with(std::cell::Cell::get) {
+            return;
+        }
+        Python::with_gil(|py| {
+            IN_PY_METRICS.with(|c| c.set(true));
+            let outcome = args(py).and_then(|args| self.0.bind(py).call_method1(method, args));
+            IN_PY_METRICS.with(|c| c.set(false));
+            if let Err(err) = outcome {
+                crate::log!(Level::Warn, "the metrics sink's {method} raised {}", err.value(py));
+            }
+        });
+    }
+}
+
+impl metrics::RecorderMetrics for PyMetrics {
+    fn record_dropped_event(&self, reason: metrics::DropReason) {
+        self.call("record_dropped_event", |py| PyTuple::new(py, [reason.as_str()]));
+    }
+    fn record_detach(&self, reason: metrics::DetachReason, error_code: ErrorCode) {
+        self.call("record_detach", |py| PyTuple::new(py, [reason.as_str(), error_code.as_str()]));
+    }
+    fn record_panic(&self, site: &str) {
+        self.call("record_panic", |py| PyTuple::new(py, [site]));
+    }
+}
+
+/// `install_metrics(sink | None)`.
+#[pyfunction]
+pub fn install_metrics(py: Python<'_>, sink: &Bound<'_, PyAny>) -> PyResult<()> {
+    guard(py, "install_metrics", || {
+        if sink.is_none() {
+            metrics::uninstall();
+            return Ok(());
+        }
+        for method in ["record_dropped_event", "record_detach", "record_panic"] {
+            if !sink.getattr(method).is_ok_and(|m| m.is_callable()) {
+                return Err(RecorderError::new(ErrorCode::InvalidPolicyValue, format!("a metrics sink needs a {method} method"))
+                    .with("option", "sink")
+                    .with("missing", method));
+            }
+        }
+        metrics::install(std::sync::Arc::new(PyMetrics(sink.clone().unbind())));
+        Ok(())
+    })
+}
+
+/// `metrics_snapshot()`: the totals of `metrics.rs`.
+#[pyfunction]
+pub fn metrics_snapshot(py: Python<'_>) -> PyResult<Py<PyDict>> {
+    let snapshot = metrics::snapshot();
+    let dropped = PyDict::new(py);
+    for (reason, n) in snapshot.dropped {
+        dropped.set_item(reason.as_str(), n)?;
+    }
+    let detaches = PyDict::new(py);
+    for (reason, code, n) in snapshot.detaches {
+        detaches.set_item((reason.as_str(), code.as_str()), n)?;
+    }
+    let panics = PyDict::new(py);
+    for (site, n) in snapshot.panics {
+        panics.set_item(site, n)?;
+    }
+    let dict = PyDict::new(py);
+    dict.set_item("dropped_events", dropped)?;
+    dict.set_item("detaches", detaches)?;
+    dict.set_item("panics", panics)?;
+    Ok(dict.unbind())
 }

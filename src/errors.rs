@@ -49,11 +49,12 @@ pub enum ErrorCode {
     TargetArgs,
     TargetUnreadable,
     Panic,
+    OtelExport,
 }
 
 impl ErrorCode {
     /// Every code, for the documentation check.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::AlreadyTracing,
         ErrorCode::NotTracing,
         ErrorCode::TraceDirConflict,
@@ -69,6 +70,7 @@ impl ErrorCode {
         ErrorCode::TargetArgs,
         ErrorCode::TargetUnreadable,
         ErrorCode::Panic,
+        ErrorCode::OtelExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +90,7 @@ impl ErrorCode {
             ErrorCode::TargetArgs => "ERR_TARGET_ARGS",
             ErrorCode::TargetUnreadable => "ERR_TARGET_UNREADABLE",
             ErrorCode::Panic => "ERR_PANIC",
+            ErrorCode::OtelExport => "ERR_OTEL_EXPORT",
         }
     }
 
@@ -105,7 +108,8 @@ impl ErrorCode {
             | ErrorCode::Io
             | ErrorCode::TraceMissing
             | ErrorCode::TraceIncomplete
-            | ErrorCode::TracerInstallConflict => ErrorKind::Environment,
+            | ErrorCode::TracerInstallConflict
+            | ErrorCode::OtelExport => ErrorKind::Environment,
             ErrorCode::TargetArgs | ErrorCode::FrameIntrospectionFailed => ErrorKind::Target,
             ErrorCode::Panic => ErrorKind::Internal,
         }

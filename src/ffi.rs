@@ -2,7 +2,9 @@
 //!
 //! Every Python-callable entry point runs its body through [`guard`]: a panic is caught
 //! and becomes an `InternalError` with `ERR_PANIC`, and a [`RecorderError`] becomes the
-//! Python exception class of its kind, carrying `code`, `kind` and `context`.
+//! Python exception class of its kind, carrying `code`, `kind` and `context`. A caught
+//! panic is counted (`metrics::record_panic`), and with the policy's `json_errors` each
+//! error that crosses is also written as a JSON trailer (`logging::trailer`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -43,7 +45,10 @@ pub fn guard<T>(py: Python<'_>, site: &'static str, body: impl FnOnce() -> Recor
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(to_py_err(py, &err)),
-        Err(payload) => Err(to_py_err(py, &panic_error(site, payload.as_ref()))),
+        Err(payload) => {
+            crate::metrics::record_panic(site);
+            Err(to_py_err(py, &panic_error(site, payload.as_ref())))
+        }
     }
 }
 
@@ -57,7 +62,12 @@ pub fn panic_error(site: &'static str, payload: &(dyn std::any::Any + Send)) -> 
     RecorderError::new(ErrorCode::Panic, format!("internal error in {site}: {detail}")).with("site", site)
 }
 
-/// Builds the Python exception for `err`: the class of its kind, with attributes set.
+/// The attribute set on an exception whose trailer was written, so the CLI does not write
+/// it a second time (`_native.write_trailer`).
+pub const TRAILER_WRITTEN: &str = "_codetracer_trailer_written";
+
+/// Builds the Python exception for `err`: the class of its kind, with attributes set; with
+/// `json_errors`, writes its trailer.
 pub fn to_py_err(py: Python<'_>, err: &RecorderError) -> PyErr {
     let message = err.to_string();
     let py_err = match err.kind {
@@ -76,6 +86,9 @@ pub fn to_py_err(py: Python<'_>, err: &RecorderError) -> PyErr {
         let _ = context.set_item(key, val);
     }
     let _ = value.setattr("context", context);
+    if crate::logging::trailer::emit(py, err) {
+        let _ = value.setattr(TRAILER_WRITTEN, true);
+    }
     py_err
 }
 

@@ -6,6 +6,8 @@ pub mod errors;
 mod fault_injection;
 mod ffi;
 mod gil_cell;
+pub mod logging;
+pub mod metrics;
 mod monitoring;
 pub mod policy;
 pub mod recorder;
@@ -24,6 +26,8 @@ use ffi::exceptions;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The logger starts with the module (story 4: at import, or at the first start).
+    logging::init();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("TOOL_ID", monitoring::TOOL_ID)?;
     m.add("RecorderError", py.get_type::<exceptions::RecorderError>())?;
@@ -47,5 +51,16 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::parse_policy_value, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_summary, m)?)?;
     m.add_function(wrap_pyfunction!(api::trace_events_json, m)?)?;
+    m.add_function(wrap_pyfunction!(api::log, m)?)?;
+    m.add_function(wrap_pyfunction!(api::log_enabled, m)?)?;
+    m.add_function(wrap_pyfunction!(api::push_error_code, m)?)?;
+    m.add_function(wrap_pyfunction!(api::pop_error_code, m)?)?;
+    m.add_function(wrap_pyfunction!(api::set_active_trace_id, m)?)?;
+    m.add_function(wrap_pyfunction!(api::run_id, m)?)?;
+    m.add_function(wrap_pyfunction!(api::set_log_listener, m)?)?;
+    m.add_function(wrap_pyfunction!(api::set_trailer_writer, m)?)?;
+    m.add_function(wrap_pyfunction!(api::write_trailer, m)?)?;
+    m.add_function(wrap_pyfunction!(api::install_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(api::metrics_snapshot, m)?)?;
     Ok(())
 }

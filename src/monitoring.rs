@@ -148,6 +148,7 @@ fn dispatch<T>(py: Python<'_>, site: &'static str, default: T, handle: impl FnOn
             default
         }
         Err(payload) => {
+            crate::metrics::record_panic(site);
             session.fail(py, panic_error(site, payload.as_ref()));
             default
         }

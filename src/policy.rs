@@ -11,12 +11,8 @@
 //! A session copies the policy when it starts (`Session::start`), so changing the policy
 //! while recording affects the next session, never the running one.
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{PoisonError, RwLock};
-
-use serde::Serialize;
 
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 
@@ -211,11 +207,15 @@ pub fn apply(settings: Vec<Setting>) {
     for setting in settings {
         policy.apply(setting);
     }
+    let (log_level, log_file) = (policy.log_level.clone(), policy.log_file.clone());
+    drop(policy);
+    crate::logging::configure(log_level.as_deref(), log_file.as_deref());
 }
 
 /// Back to the built-in defaults.
 pub fn reset() {
     *POLICY.write().unwrap_or_else(PoisonError::into_inner) = RecorderPolicy::DEFAULT;
+    crate::logging::configure(None, None);
 }
 
 /// The field called `name` (a `configure_policy` keyword).
@@ -307,32 +307,14 @@ fn parse_path(text: &str) -> Option<PathBuf> {
     std::path::absolute(text).ok()
 }
 
-/// Under `disable`: the one structured line saying that recording stopped and why. Written
-/// straight to stderr (the JSON logger replaces this); a failing write is ignored, since
-/// nothing may stop the program.
+/// Under `disable`: the one warning record saying that recording stopped and why (with
+/// the error's code, kind and context, and the session's trace id). Writing it never fails
+/// the program (see `logging`).
 pub fn report_detach(err: &RecorderError, trace_id: &str) {
-    #[derive(Serialize)]
-    struct Line<'a> {
-        level: &'static str,
-        target: &'static str,
-        message: String,
-        error_code: &'static str,
-        error_kind: &'static str,
-        trace_id: &'a str,
-        context: &'a BTreeMap<String, String>,
-    }
-    let line = Line {
-        level: "warn",
-        target: "codetracer_recorder",
-        message: format!("recording stopped by a recorder error; the program runs on (on_recorder_error=disable): {err}"),
-        error_code: err.code.as_str(),
-        error_kind: err.kind.as_str(),
-        trace_id,
-        context: &err.context,
-    };
-    if let Ok(mut text) = serde_json::to_vec(&line) {
-        text.push(b'\n');
-        let _ = std::io::stderr().lock().write_all(&text);
+    use crate::logging::{self, Level, TARGET};
+    if logging::enabled(Level::Warn, TARGET) {
+        let message = format!("recording stopped by a recorder error; the program runs on (on_recorder_error=disable): {err}");
+        logging::log_error(Level::Warn, TARGET, err, message, Some(trace_id), file!(), line!());
     }
 }
 

@@ -36,6 +36,7 @@ ERROR_CODES = {
     "ERR_TARGET_ARGS": ("target", "a program whose sys.argv holds an int, below"),
     "ERR_TARGET_UNREADABLE": ("usage", "test_cli_rejects_bad_input: missing script"),
     "ERR_PANIC": ("internal", "injected panics, below"),
+    "ERR_OTEL_EXPORT": ("environment", "test_otel_export: a closed loopback port"),
 }
 """Every code, with its kind, as this suite knows them: the README, the core and this
 table must agree, so a new code cannot go undocumented."""

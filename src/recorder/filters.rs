@@ -3,8 +3,8 @@
 //!
 //! The rule, in order:
 //! 0. the recorder's own code and OpenTelemetry's (`never_prefixes`) are never recorded;
-//! 1. synthetic code (`<string>`, `<frozen importlib._bootstrap>`, …) is skipped: it has
-//!    no source file a replay could show;
+//! 1. synthetic code (`<string>`, `<frozen importlib._bootstrap>`, …) and code with no
+//!    file name are skipped: they have no source file a replay could show;
 //! 2. code whose module name or file path matches an `exclude` glob is skipped;
 //! 3. if `include` globs were given, code is recorded only when one matches;
 //! 4. otherwise code under a default skip prefix (the standard library, the recorder,
@@ -17,15 +17,33 @@
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::metrics::DropReason;
 
 /// Why a code object is not recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
     Internal,
+    /// `<string>`, `<frozen …>`: no file on disk.
     Synthetic,
+    /// No file name at all.
+    Unreadable,
     Excluded,
     NotIncluded,
     DefaultSkip,
+}
+
+impl Skip {
+    /// The `dropped_events` reason of this skip (none for the recorder's own code).
+    fn metric_reason(self) -> Option<DropReason> {
+        match self {
+            Skip::Internal => None,
+            Skip::Synthetic => Some(DropReason::SyntheticFilename),
+            Skip::Unreadable => Some(DropReason::UnreadableFilename),
+            Skip::Excluded => Some(DropReason::Excluded),
+            Skip::NotIncluded => Some(DropReason::NotIncluded),
+            Skip::DefaultSkip => Some(DropReason::DefaultSkip),
+        }
+    }
 }
 
 pub struct Filters {
@@ -46,10 +64,23 @@ impl Filters {
         })
     }
 
-    /// `None` when the code is recorded, otherwise why it is skipped.
+    /// `None` when the code is recorded, otherwise why it is skipped. Called once per code
+    /// object (at its first `PY_START`), so a skip is counted once per code object
+    /// (`metrics::record_dropped_event`); the recorder's own code is not counted.
     pub fn skip(&self, module: &str, path: &str) -> Option<Skip> {
+        let skip = self.classify(module, path);
+        if let Some(reason) = skip.and_then(Skip::metric_reason) {
+            crate::metrics::record_dropped_event(reason);
+        }
+        skip
+    }
+
+    fn classify(&self, module: &str, path: &str) -> Option<Skip> {
         if self.never_prefixes.iter().any(|prefix| under(path, prefix)) {
             return Some(Skip::Internal);
+        }
+        if path.is_empty() {
+            return Some(Skip::Unreadable);
         }
         if is_synthetic(path) {
             return Some(Skip::Synthetic);
@@ -117,6 +148,7 @@ mod tests {
         let f = filters(&["*"], &[]);
         assert_eq!(f.skip("__main__", "<string>"), Some(Skip::Synthetic));
         assert_eq!(f.skip("importlib._bootstrap", "<frozen importlib._bootstrap>"), Some(Skip::Synthetic));
+        assert_eq!(f.skip("m", ""), Some(Skip::Unreadable));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! straight to the stream, ahead of their use. Full batches of the stream go to the
 //! writer thread (`writer.rs`).
 
+mod cbor_events;
 mod code_registry;
 mod filters;
 mod frame;
@@ -30,6 +31,7 @@ use serde::Serialize;
 
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::gil_cell::GilCell;
+use crate::metrics::{self, DetachReason};
 use crate::monitoring::Monitoring;
 use crate::policy::{self, OnRecorderError, RecorderPolicy};
 use code_registry::{CodeEntry, CodeRegistry};
@@ -158,6 +160,8 @@ pub struct Session {
     counts: Counts,
     /// The first failure; once set, nothing more is recorded and `stop` reports it.
     failure: Option<RecorderError>,
+    /// The detach after the failure was counted (`metrics::record_detach`, once a session).
+    detach_counted: bool,
     policy: RecorderPolicy,
 }
 
@@ -197,6 +201,7 @@ impl Session {
             batch_bytes: 0,
             counts: Counts::default(),
             failure: None,
+            detach_counted: false,
             policy: config.policy,
         };
         session.open_toplevel();
@@ -426,6 +431,14 @@ impl Session {
     /// warning line; under `abort` `stop` raises it.
     pub fn detach(&mut self, py: Python<'_>) {
         self.monitoring.silence(py, &self.codes.recorded_codes(py));
+        if let Some(err) = self.failure.as_ref().filter(|_| !self.detach_counted) {
+            self.detach_counted = true;
+            let reason = match self.policy.on_recorder_error {
+                OnRecorderError::Abort => DetachReason::Abort,
+                OnRecorderError::Disable => DetachReason::Disable,
+            };
+            metrics::record_detach(reason, err.code);
+        }
         if let (Some(err), OnRecorderError::Disable) = (&self.failure, self.policy.on_recorder_error) {
             policy::report_detach(err, &self.trace_id);
         }

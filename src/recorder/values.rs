@@ -74,7 +74,9 @@ impl ValueEncoder {
     }
 
     /// The value recorded in place of a secret-looking variable.
+    /// Counted as a dropped value (`metrics`, reason `redacted`; one atomic add).
     pub fn redacted(&mut self, sink: &mut Sink<'_>) -> ValueRecord {
+        crate::metrics::record_dropped_event(crate::metrics::DropReason::Redacted);
         let type_id = sink.interner.type_id(TypeKind::Error, REDACTED, sink.out);
         ValueRecord::Error { msg: REDACTED.to_owned(), type_id }
     }
