@@ -33,7 +33,7 @@ build-deps: ## install build prerequisites missing from a fresh machine (capnp, 
 define make-venv
 	@test -n "$(2)" || { echo "error: no Python $(3) found; install it (e.g. pyenv install $(3))" >&2; exit 1; }
 	@test -x $(1)/bin/python || $(2) -m venv $(1)
-	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis
+	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis pyyaml
 	VIRTUAL_ENV=$(CURDIR)/$(1) PATH=$(CURDIR)/$(1)/bin:$$PATH $(1)/bin/maturin develop --release --quiet $(if $(4),--features "extension-module $(4)")
 	@rm -f $(1)/.installed $(1)/.installed-test
 	@touch $(1)/$(if $(4),.installed-test,.installed)
@@ -52,16 +52,20 @@ $(VENV313)/.installed-test: $(SOURCES) | build-deps
 	$(call make-venv,$(VENV313),$(PY313),3.13,$(TEST_FEATURES))
 
 .PHONY: demo
-demo: setup ## record the programs in examples/ into ./trace-out and summarise them
+demo: setup ## record the programs in examples/ into ./trace-out and summarise them; then one with OpenTelemetry console exporters (stderr)
 	@rm -rf trace-out
 	@for script in examples/*.py; do \
 	  name=$$(basename $$script .py); \
 	  $(VENV)/bin/python -m codetracer_recorder --trace-dir trace-out/$$name $$script > /dev/null || exit 1; \
 	done
 	@$(VENV)/bin/python -m codetracer_recorder.summary trace-out/*
+	@echo "== examples/fibonacci.py with the OpenTelemetry console exporters (they write to stderr) ==" >&2
+	@$(VENV)/bin/python -m codetracer_recorder --trace-dir trace-out/fibonacci-otel \
+	  --traces_exporter console --metrics_exporter console --logs_exporter console \
+	  --service_name demo --codetracer-log-level info examples/fibonacci.py > /dev/null
 
 .PHONY: test
-test: check-no-panics test-rust test-python ## run every test: the no-panic check, cargo test, then pytest on Python 3.12 and 3.13
+test: check-no-panics collector-validate test-rust test-python ## run every test: the no-panic check, the Collector configs, cargo test, then pytest on Python 3.12 and 3.13
 
 .PHONY: check-no-panics
 check-no-panics: ## fail if src/ uses unwrap()/expect(/panic! (and kin) outside test code
@@ -78,9 +82,31 @@ test-python: $(VENV)/.installed-test $(VENV313)/.installed-test ## pytest on Pyt
 	$(VENV313)/bin/python -m pytest -q
 	$(VENV)/bin/python -m benchmarks smoke --recorder-python $(VENV)/bin/python
 
+COLLECTOR := collector-config/bin/otelcol
+COLLECTOR_SOURCES := $(wildcard collector-config/distribution/*.go) collector-config/distribution/go.mod collector-config/distribution/go.sum
+
+.PHONY: collector
+collector: $(COLLECTOR) ## build the test Collector from its Go modules (minutes the first time, reused after)
+
+$(COLLECTOR): $(COLLECTOR_SOURCES)
+	@command -v go >/dev/null || { echo "error: building the Collector needs Go >= 1.26 (collector-config/README.md)" >&2; exit 1; }
+	cd collector-config/distribution && go build -trimpath -ldflags='-s -w' -o ../bin/otelcol . \
+	  || { echo "error: the Collector did not build (see above); it needs the Go module proxy" >&2; exit 1; }
+
+.PHONY: collector-validate
+collector-validate: $(COLLECTOR) ## check both Collector configs with the built Collector
+	$(COLLECTOR) validate --config=collector-config/dev.yaml
+	CODETRACER_BACKEND_ENDPOINT=https://backend.example CODETRACER_BACKEND_TOKEN=placeholder \
+	  $(COLLECTOR) validate --config=collector-config/production.example.yaml
+
+.PHONY: collector-run
+collector-run: $(COLLECTOR) ## run the dev pipeline in the foreground: OTLP on 127.0.0.1:4317/4318, files in ./collector-out
+	mkdir -p $${CODETRACER_COLLECTOR_OUT:-collector-out}
+	$(COLLECTOR) --config=collector-config/dev.yaml
+
 .PHONY: clean
 clean: ## remove the virtualenvs, build output and traces
-	rm -rf $(VENV) $(VENV313) target trace-out codetracer_recorder/*.so
+	rm -rf $(VENV) $(VENV313) target trace-out codetracer_recorder/*.so collector-config/bin collector-out
 
 .PHONY: bench
 bench: $(VENV)/.installed $(VENV313)/.installed ## overhead benchmark vs peers and the C floor, 3.12 and 3.13 (long; writes benchmarks/results, README, charts)

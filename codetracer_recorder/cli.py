@@ -1,13 +1,17 @@
 """The ``codetracer-recorder`` command: run a Python program as ``python`` would, recorded."""
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from codetracer_recorder import __version__, exit_status
+from codetracer_recorder import __version__, _native, exit_status
 from codetracer_recorder.errors import RecorderError, one_line
+from codetracer_recorder.otel import bridge as telemetry
 from codetracer_recorder.policy import FIELDS, configure_policy_from_env, parse_policy_value
 from codetracer_recorder.session import CAPTURES, FORMATS, TraceSession, start
 from codetracer_recorder.target import Target, find_module, load_script
@@ -40,7 +44,39 @@ exit status:
   missing), 20 (the program did something the recorder cannot follow), 70 (a recorder
   bug). Under =disable the program's own status stands, and the failure is a warning.
   Recorder errors are one line on stderr: {PROG}: error: [ERR_CODE] message
+
+OpenTelemetry:
+  the exporter flags mirror opentelemetry-instrument: each sets its OTEL_* variable for
+  the run (--traces_exporter sets OTEL_TRACES_EXPORTER), so flag > variable > default.
+  With no exporter configured nothing is exported and nothing connects anywhere. The
+  console exporters write to stderr. At the end the export is flushed within
+  --otel_flush_timeout seconds (default 3); a failed export is one ERR_OTEL_EXPORT
+  warning and never changes the exit status. SIGTERM ends the recording the same way.
 """
+
+OTEL_FLAGS: tuple[tuple[str, str, str, str], ...] = (
+    ("--traces_exporter", "OTEL_TRACES_EXPORTER", "{otlp,console,none}", "where spans go"),
+    ("--metrics_exporter", "OTEL_METRICS_EXPORTER", "{otlp,console,none}", "where metrics go"),
+    ("--logs_exporter", "OTEL_LOGS_EXPORTER", "{otlp,console,none}", "where log records go"),
+    ("--exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "URL", "the OTLP endpoint"),
+    (
+        "--exporter_otlp_protocol",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "{grpc,http/protobuf}",
+        "the OTLP transport (default grpc)",
+    ),
+    ("--exporter_otlp_headers", "OTEL_EXPORTER_OTLP_HEADERS", "K=V,...", "OTLP request headers"),
+    ("--exporter_otlp_timeout", "OTEL_EXPORTER_OTLP_TIMEOUT", "SECONDS", "OTLP export timeout"),
+    ("--service_name", "OTEL_SERVICE_NAME", "NAME", "the service.name resource attribute"),
+    ("--resource_attributes", "OTEL_RESOURCE_ATTRIBUTES", "K=V,...", "more resource attributes"),
+    (
+        "--otel_flush_timeout",
+        telemetry.FLUSH_TIMEOUT_ENV,
+        "SECONDS",
+        "bound on the flush at exit, all signals together (default 3)",
+    ),
+)
+"""OpenTelemetry flags: (flag, the variable it sets, metavar, help)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         options, overrides = parse_command_line(parser, sys.argv[1:] if argv is None else argv)
+        _set_otel_variables(options)
         # The environment is checked now, so a bad variable stops the program from
         # starting; start() applies it again under the flags.
         configure_policy_from_env()
@@ -67,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args=target.args,
                 policy=overrides,
             )
-            return _record(target, session)
+            with _sigterm_ends_the_recording():
+                return _record(target, session)
     except RecorderError as error:
         # Whatever its kind, an error before the program started means it did not run.
         _report(error)
@@ -172,6 +210,61 @@ def _add_policy_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_otel_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "OpenTelemetry", "each flag sets its OTEL_* variable for the run (see below)"
+    )
+    for flag, variable, metavar, help_text in OTEL_FLAGS:
+        group.add_argument(
+            flag, dest=flag[2:], metavar=metavar, default=None, help=f"{help_text} (env {variable})"
+        )
+
+
+def _set_otel_variables(options: argparse.Namespace) -> None:
+    """What opentelemetry-instrument does: a given flag sets its variable, so the library,
+    the CLI and the environment configure the bridge in one way."""
+    for flag, variable, _, _ in OTEL_FLAGS:
+        value = getattr(options, flag[2:])
+        if value is not None:
+            os.environ[variable] = value
+
+
+class _Terminated(SystemExit):
+    """SIGTERM, raised in the program's main thread so the recording ends normally."""
+
+
+@contextlib.contextmanager
+def _sigterm_ends_the_recording() -> Iterator[None]:
+    """While the program runs, SIGTERM (whose default action kills at once, no atexit)
+    raises :class:`_Terminated` in the main thread, so the trace is finished and the
+    telemetry flushed within its bound; then the process ends by SIGTERM after all, so its
+    parent sees the same status. A program that sets its own SIGTERM handler keeps it; a
+    forked child dies by the signal as it would without the recorder."""
+    pid = os.getpid()
+    terminated = False
+
+    def handle(signum: int, frame: object) -> None:
+        nonlocal terminated
+        if os.getpid() != pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        terminated = True
+        raise _Terminated(128 + signal.SIGTERM)
+
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        telemetry.shutdown()
+        if terminated:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -222,6 +315,7 @@ def _parser() -> argparse.ArgumentParser:
         "return values, or none",
     )
     _add_policy_flags(parser)
+    _add_otel_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "-m",
@@ -296,5 +390,7 @@ def _join_threads() -> None:
 
 
 def _report(error: RecorderError) -> None:
-    """A recorder error as one line on stderr; the code says what happened."""
-    print(f"{PROG}: error: {one_line(error)}", file=sys.stderr)
+    """A recorder error as one line on stderr; the code says what happened. With
+    ``json_errors`` its JSON trailer follows, unless it was written when the error was made."""
+    print(f"{PROG}: error: {one_line(error)}", file=sys.stderr, flush=True)
+    _native.write_trailer(error)

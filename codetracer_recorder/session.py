@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -9,7 +10,8 @@ from typing import Any, Literal, Self, TypedDict, Unpack, get_args
 
 from codetracer_recorder import _native
 from codetracer_recorder.default_skips import default_skip_prefixes, internal_prefixes
-from codetracer_recorder.errors import usage_error
+from codetracer_recorder.errors import RecorderError, usage_error
+from codetracer_recorder.otel import bridge as telemetry
 from codetracer_recorder.policy import configure_policy, configure_policy_from_env
 
 Format = Literal["json", "binary"]
@@ -37,6 +39,7 @@ class StartOptions(TypedDict, total=False):
     program: str | None
     args: Sequence[str] | None
     policy: Mapping[str, object] | None
+    otel: bool
 
 
 class TraceSession:
@@ -52,11 +55,19 @@ class TraceSession:
         environment, then applies ``policy``, before tracing begins)."""
         return start(path, **options)
 
-    def __init__(self, path: Path, format: Format, trace_id: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        format: Format,
+        trace_id: str,
+        otel_bridge: telemetry.Bridge | None = None,
+    ) -> None:
         self.path = path
         self.format = format
         self.trace_id = trace_id
         self.summary: dict[str, Any] | None = None
+        self._otel = otel_bridge
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         state = "recording" if _active is self else "stopped"
@@ -78,12 +89,18 @@ class TraceSession:
                 f"trace {self.trace_id} is no longer recording",
                 trace_id=self.trace_id,
             )
+        # Only the process that started the session ends its span (not a forked child).
+        bridge = self._otel if self._pid == os.getpid() else None
         try:
             self.summary = _native.stop_recording(exit_code)
+        except RecorderError as error:
+            telemetry.session_stopped(bridge, self.trace_id, None, error)
+            raise
         finally:
             # A failed stop ends the session too (the native side removes the staging
             # directory): stopping this object again must not stop a later session.
             _active = None
+        telemetry.session_stopped(bridge, self.trace_id, self.summary, None)
         return self.summary
 
     def flush(self) -> None:
@@ -117,6 +134,7 @@ def start(
     program: str | None = None,
     args: Sequence[str] | None = None,
     policy: Mapping[str, object] | None = None,
+    otel: bool = True,
 ) -> TraceSession:
     """Start recording this process into the trace directory ``path``.
 
@@ -126,6 +144,8 @@ def start(
     Before tracing begins the policy is refreshed from the ``CODETRACER_*`` environment
     variables, then ``policy`` (the keywords of :func:`configure_policy`) is applied over
     it; the session keeps that policy until it stops.
+    ``otel=False`` keeps this session out of OpenTelemetry (as ``OTEL_SDK_DISABLED=true``
+    does for all); otherwise it is reported as ``codetracer_recorder.otel`` describes.
     Raises ``UsageError`` for a bad option or policy value (``ERR_INVALID_POLICY_VALUE``)
     or when a session is already active (``ERR_ALREADY_TRACING``), and ``TargetError``
     (``ERR_TARGET_ARGS``) when the program's ``sys.argv`` holds something other than str.
@@ -153,19 +173,36 @@ def start(
     _check_metadata(program, args)
     _apply_policy(policy)
     trace_dir = Path(os.path.abspath(path))
-    trace_id = _native.start_recording(
-        str(trace_dir),
-        format=format,
-        program=_default_program() if program is None else program,
-        args=sys.argv[1:] if args is None else list(args),
-        include=_globs("include", include),
-        exclude=_globs("exclude", exclude),
-        skip_prefixes=default_skip_prefixes(),
-        never_prefixes=internal_prefixes(),
-        capture=capture,
-    )
-    _active = TraceSession(trace_dir, format, trace_id)
+    bridge = _otel_bridge(otel)
+    start_ns = time.time_ns()
+    try:
+        trace_id = _native.start_recording(
+            str(trace_dir),
+            format=format,
+            program=_default_program() if program is None else program,
+            args=sys.argv[1:] if args is None else list(args),
+            include=_globs("include", include),
+            exclude=_globs("exclude", exclude),
+            skip_prefixes=default_skip_prefixes(),
+            never_prefixes=internal_prefixes() + telemetry.never_prefixes(bridge),
+            capture=capture,
+        )
+    except RecorderError:
+        telemetry.session_not_started(bridge)
+        raise
+    _active = TraceSession(trace_dir, format, trace_id, bridge)
+    telemetry.session_started(bridge, trace_id, start_ns, str(trace_dir), format)
     return _active
+
+
+def _otel_bridge(enabled: bool) -> "telemetry.Bridge | None":
+    """The OpenTelemetry providers the session reports to; a bad ``OTEL_*_EXPORTER``
+    is a ``UsageError`` raised before recording starts."""
+    if not isinstance(enabled, bool):
+        raise usage_error(
+            "ERR_INVALID_POLICY_VALUE", f"otel takes a bool, not {enabled!r}", option="otel"
+        )
+    return telemetry.session_bridge(enabled)
 
 
 def trace(path: str | os.PathLike[str], **options: Unpack[StartOptions]) -> TraceSession:

@@ -1,0 +1,489 @@
+"""Which OpenTelemetry providers the recorder uses, and its bounded flush.
+
+Three ways in, first match wins:
+
+1. ``install(tracer_provider, logger_provider, meter_provider)``: the host's providers
+   (a ``None`` argument means the global one).
+2. Exporters named by ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER`` (the CLI's flags set those):
+   providers of the recorder's own, built once per process (again in a forked child), with
+   the recorder's Resource, batching on background threads.
+3. Global SDK providers the host set up before the session started.
+
+Otherwise, and always under ``start(otel=False)`` or ``OTEL_SDK_DISABLED=true``, there is
+no bridge: nothing of OpenTelemetry's SDK or exporters is imported and nothing is sent.
+
+Own providers are flushed and shut down once, at the end of the CLI's run or at exit
+(``atexit``), within ``CODETRACER_OTEL_FLUSH_TIMEOUT`` seconds in total (default 3); a
+failed or late export costs one warning with ``ERR_OTEL_EXPORT``, never a hang or a
+traceback. Nothing here raises into the host once a session runs.
+"""
+
+import atexit
+import contextlib
+import importlib.util
+import inspect
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codetracer_recorder import _native
+
+DEFAULT_FLUSH_TIMEOUT = 3.0
+FLUSH_TIMEOUT_ENV = "CODETRACER_OTEL_FLUSH_TIMEOUT"
+"""Seconds the flush at exit may take in total, all providers together (default 3)."""
+
+TRANSPORT_PACKAGES = (
+    "grpc",
+    "google.protobuf",
+    "urllib3",
+    "requests",
+    "charset_normalizer",
+    "idna",
+    "certifi",
+)
+"""What OTLP exporter threads run besides OpenTelemetry itself; never recorded while the
+bridge is active (see :func:`never_prefixes`)."""
+
+
+def sdk_disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+class Bridge:
+    """The providers one recording session reports to, and what it has open on them."""
+
+    def __init__(
+        self,
+        tracer_provider: Any = None,
+        logger_provider: Any = None,
+        meter_provider: Any = None,
+        owned: tuple[Any, ...] = (),
+    ) -> None:
+        from codetracer_recorder.otel import spans
+
+        self.tracer = spans.recorder_tracer(tracer_provider) if tracer_provider else None
+        self.logs = None
+        if logger_provider is not None:
+            from codetracer_recorder.otel.logs import LogBridge
+
+            self.logs = LogBridge(logger_provider, self.span_of)
+        self.instruments = None
+        if meter_provider is not None:
+            from codetracer_recorder.otel.metrics import RecorderInstruments
+
+            self.instruments = RecorderInstruments(meter_provider)
+        self.owned = owned
+        self._open: dict[str, tuple[Any, float]] = {}
+        self._last: tuple[str, Any] | None = None
+        self._starting = False
+        self._held: list[Mapping[str, Any]] = []
+
+    def span_of(self, trace_id: str | None) -> Any:
+        """The recording span of ``trace_id`` (open, or the last one ended), for logs."""
+        if trace_id and trace_id in self._open:
+            return self._open[trace_id][0]
+        if trace_id and self._last is not None and self._last[0] == trace_id:
+            return self._last[1]
+        if not trace_id and len(self._open) == 1:
+            return next(iter(self._open.values()))[0]
+        return None
+
+    def session_started(
+        self, trace_id: str, start_ns: int, path: str, format: str, policy: Mapping[str, Any]
+    ) -> None:
+        span = None
+        if self.tracer is not None:
+            from codetracer_recorder.otel import spans
+
+            span = spans.begin(self.tracer, trace_id, start_ns, path, format, policy)
+        self._open[trace_id] = (span, time.monotonic())
+        self.release_held()
+
+    def listen(self) -> None:
+        """Send the Rust logger's records to the logger provider from now on (before the
+        session starts, so its "recording started" record is sent too)."""
+        if self.logs is not None:
+            from codetracer_recorder.otel.logs import set_listener
+
+            self._starting = True
+            set_listener(_guarded(self._receive))
+
+    def _receive(self, record: Mapping[str, Any]) -> None:
+        """A record from the Rust logger (on the thread that wrote it). While a session
+        starts, its records name its trace_id before its span exists: they wait for it."""
+        if self.logs is None:
+            return
+        if self._starting and record.get("trace_id") and self.span_of(record["trace_id"]) is None:
+            self._held.append(record)
+            return
+        self.logs.emit(record)
+
+    def release_held(self) -> None:
+        """Emit the records that waited for the span (without it, if the start failed)."""
+        self._starting = False
+        held, self._held = self._held, []
+        for record in held:
+            if self.logs is not None:
+                self.logs.emit(record)
+
+    def session_stopped(
+        self, trace_id: str, summary: Mapping[str, Any] | None, raised: BaseException | None
+    ) -> None:
+        from codetracer_recorder.otel import spans
+
+        span, began = self._open.pop(trace_id, (None, time.monotonic()))
+        outcome = spans.outcome_of(summary, raised)
+        if span is not None:
+            spans.finish(span, summary, raised, outcome)
+            self._last = (trace_id, span)
+        if self.instruments is not None:
+            self.instruments.session_ended(outcome, summary, time.monotonic() - began)
+
+    def forget_sessions(self) -> None:
+        """In a forked child: the parent's spans are the parent's to end."""
+        self._open.clear()
+        self._last = None
+
+
+_installed: Bridge | None = None
+_global: tuple[tuple[Any, ...], Bridge] | None = None
+_own: Bridge | None = None
+_own_pid: int | None = None
+_warned = False
+
+
+def install(
+    tracer_provider: Any = None, logger_provider: Any = None, meter_provider: Any = None
+) -> None:
+    """Report recordings to the host's providers (each ``None`` means the global one:
+    ``trace.get_tracer_provider()`` and its kin) instead of building the recorder's own.
+    Applies to sessions started afterwards. The host keeps flushing and shutting down
+    its providers; the recorder never does."""
+    from opentelemetry import metrics, trace
+
+    from codetracer_recorder.otel import logs
+
+    global _installed
+    _installed = Bridge(
+        tracer_provider or trace.get_tracer_provider(),
+        logger_provider or logs.global_logger_provider(),
+        meter_provider or metrics.get_meter_provider(),
+    )
+
+
+def uninstall() -> None:
+    """Forget the providers :func:`install` gave; later sessions choose again."""
+    global _installed
+    if _installed is not None and _installed.logs is not None:
+        from codetracer_recorder.otel.logs import set_listener
+
+        set_listener(None)
+    _installed = None
+
+
+def session_bridge(enabled: bool = True) -> Bridge | None:
+    """The bridge a session starting now reports to, or None (see the module docstring).
+    Raises ``UsageError`` for an exporter or protocol the variables name wrongly."""
+    if not enabled or sdk_disabled():
+        return None
+    bridge = _installed or _own_bridge() or _global_bridge()
+    if bridge is not None:
+        bridge.listen()
+    return bridge
+
+
+def _own_bridge() -> Bridge | None:
+    global _own, _own_pid
+    if _own is not None and _own_pid == os.getpid():
+        return _own
+    from codetracer_recorder.otel import exporters
+
+    timeout = flush_timeout()
+    wanted = {signal: exporters.build(signal, timeout) for signal in exporters.SIGNALS}
+    if not any(wanted.values()):
+        return None
+    from codetracer_recorder.otel.resource import recorder_resource
+
+    resource = recorder_resource()
+    tracer_provider = logger_provider = meter_provider = None
+    if wanted["traces"]:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        for exporter in wanted["traces"]:
+            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    if wanted["logs"]:
+        from codetracer_recorder.otel.logs import sdk_logger_provider
+
+        logger_provider = sdk_logger_provider(resource, wanted["logs"])
+    if wanted["metrics"]:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        readers = [PeriodicExportingMetricReader(e) for e in wanted["metrics"]]
+        meter_provider = MeterProvider(
+            metric_readers=readers, resource=resource, shutdown_on_exit=False
+        )
+    owned = tuple(p for p in (tracer_provider, logger_provider, meter_provider) if p is not None)
+    _watch_export_failures()
+    _own = Bridge(tracer_provider, logger_provider, meter_provider, owned)
+    _own_pid = os.getpid()
+    global _flusher
+    _flusher = _Flusher(owned)
+    atexit.register(shutdown)
+    return _own
+
+
+def _global_bridge() -> Bridge | None:
+    """The host's global providers, when it set real ones up (it imported the API first)."""
+    if "opentelemetry.trace" not in sys.modules:
+        return None
+    from opentelemetry import metrics, trace
+
+    from codetracer_recorder.otel import logs
+    from codetracer_recorder.otel import metrics as recorder_metrics
+
+    tracer = trace.get_tracer_provider()
+    logger = logs.global_logger_provider()
+    meter = metrics.get_meter_provider()
+    real = (
+        type(tracer).__name__ not in ("ProxyTracerProvider", "NoOpTracerProvider"),
+        logs.is_real_provider(logger),
+        recorder_metrics.is_real_provider(meter),
+    )
+    if not any(real):
+        return None
+    chosen = tuple(p if ok else None for p, ok in zip((tracer, logger, meter), real, strict=True))
+    global _global
+    # One Bridge per set of providers: instruments are registered once on a meter.
+    if _global is None or any(a is not b for a, b in zip(_global[0], chosen, strict=True)):
+        _global = (chosen, Bridge(*chosen))
+    return _global[1]
+
+
+def never_prefixes(bridge: Bridge | None) -> list[str]:
+    """Paths of the exporters' transport packages, never recorded while ``bridge`` runs.
+
+    The OTel SDK's own directories are always skipped (``default_skips``); its exporter
+    threads also run grpc, protobuf and urllib3/requests code, which a per-code-object
+    filter can only leave out by path. So while the bridge is active those packages are
+    not recorded, in any thread (a program's own ``requests`` calls included: the
+    price of keeping export threads out of the trace until the core can skip by thread).
+    """
+    if bridge is None:
+        return []
+    prefixes: set[str] = set()
+    for name in TRANSPORT_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            for path in (Path(os.path.abspath(location)), Path(location).resolve()):
+                prefixes.add(str(path) + os.sep)
+    return sorted(prefixes)
+
+
+def flush_timeout() -> float:
+    text = os.environ.get(FLUSH_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_FLUSH_TIMEOUT
+    except ValueError:
+        value = DEFAULT_FLUSH_TIMEOUT
+    return value if value >= 0 else DEFAULT_FLUSH_TIMEOUT
+
+
+class _Flusher:
+    """A daemon thread, started with the providers, that flushes and shuts them down when
+    asked. It exists beforehand because no thread can be started once the interpreter
+    is exiting (3.12+), and the bound is kept by waiting for it with a timeout: past the
+    bound the process may exit while it still works (daemon threads do not hold exit)."""
+
+    def __init__(self, providers: tuple[Any, ...]) -> None:
+        self._providers = providers
+        self._asked = threading.Event()
+        self.done = threading.Event()
+        self._limit = DEFAULT_FLUSH_TIMEOUT
+        threading.Thread(target=self._run, name="codetracer-otel-flush", daemon=True).start()
+
+    def ask(self, limit: float) -> None:
+        self._limit = limit
+        self._asked.set()
+
+    def _run(self) -> None:
+        self._asked.wait()
+        deadline = time.monotonic() + self._limit
+        for provider in self._providers:
+            # shutdown() exports what is buffered (a MeterProvider collects once more); a
+            # force_flush first would export the metrics twice.
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            try:
+                if "timeout_millis" in inspect.signature(provider.shutdown).parameters:
+                    provider.shutdown(timeout_millis=left_ms)
+                else:
+                    provider.shutdown()
+            except Exception as error:  # noqa: BLE001 - an exporter's failure is a warning
+                warn_export_failed(f"{type(error).__name__}: {error}")
+        self.done.set()
+
+
+_flusher: _Flusher | None = None
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush and shut down the recorder's own providers within ``timeout`` seconds in
+    total (default: :func:`flush_timeout`); True when everything finished in time. Safe to
+    call more than once; runs at exit. The host's providers are never touched."""
+    global _own, _flusher
+    own, flusher, _own, _flusher = _own, _flusher, None, None
+    if own is None or flusher is None or _own_pid != os.getpid():
+        return True
+    if own.logs is not None:
+        from codetracer_recorder.otel.logs import set_listener
+
+        set_listener(None)
+    limit = flush_timeout() if timeout is None else timeout
+    flusher.ask(limit)
+    if not flusher.done.wait(limit):
+        warn_export_failed(f"the OpenTelemetry flush did not finish within {limit:g} s")
+        return False
+    return True
+
+
+class _ExportFailures(logging.Handler):
+    """Turns the SDK's own export warnings into the recorder's one ERR_OTEL_EXPORT line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            warn_export_failed(record.getMessage())
+
+
+EXPORT_LOGGERS = (
+    "opentelemetry.exporter",
+    "opentelemetry.sdk._shared_internal",
+    "opentelemetry.sdk.trace.export",
+    "opentelemetry.sdk._logs._internal.export",
+    "opentelemetry.sdk.metrics._internal.export",
+)
+"""The stdlib loggers where the exporters and the batching processors report failures."""
+
+
+def _watch_export_failures() -> None:
+    """The exporters log each failed try (and a traceback for some) to their stdlib
+    loggers; with our own providers those records become one warning instead of pages on
+    stderr (``propagate`` off for these loggers only: the rest of OpenTelemetry's logging
+    is left to the host)."""
+    for name in EXPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _ExportFailures) for h in logger.handlers):
+            logger.addHandler(_ExportFailures(logging.WARNING))
+        logger.propagate = False
+
+
+def warn_export_failed(detail: str) -> None:
+    """One warning line with ``ERR_OTEL_EXPORT`` per process, on stderr, shaped like the
+    recorder's JSON log records."""
+    global _warned
+    if _warned:
+        return
+    _warned = True
+    from codetracer_recorder.otel.resource import run_id
+
+    message = f"OpenTelemetry export failed; telemetry may be lost: {' '.join(detail.split())}"
+    log = getattr(_native, "log", None)
+    if log is not None:
+        # The recorder's own log stream (issue 5's logger): same destination and fields.
+        with contextlib.suppress(Exception):  # if it fails, a line of the same shape
+            log(
+                "warn",
+                message,
+                error_code="ERR_OTEL_EXPORT",
+                target="codetracer_recorder.otel",
+                file=__file__,
+                line=sys._getframe().f_lineno,
+            )
+            return
+    line = {
+        "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "level": "warn",
+        "target": "codetracer_recorder.otel",
+        "run_id": run_id(),
+        "message": message,
+        "error_code": "ERR_OTEL_EXPORT",
+        "error_kind": "environment",
+    }
+    try:
+        sys.stderr.write(json.dumps(line) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def session_started(
+    bridge: Bridge | None, trace_id: str, start_ns: int, path: str, format: str
+) -> None:
+    """Called by ``start`` once the native session runs; never raises."""
+    if bridge is None:
+        return
+    try:
+        bridge.session_started(trace_id, start_ns, path, format, _native.policy_snapshot())
+    except Exception as error:  # noqa: BLE001 - telemetry must not break a recording
+        warn_export_failed(f"{type(error).__name__}: {error}")
+
+
+def session_not_started(bridge: Bridge | None) -> None:
+    """Called by ``start`` when the native start raised; never raises."""
+    if bridge is None:
+        return
+    try:
+        bridge.release_held()
+    except Exception as error:  # noqa: BLE001 - telemetry must not break the caller
+        warn_export_failed(f"{type(error).__name__}: {error}")
+
+
+def session_stopped(
+    bridge: Bridge | None,
+    trace_id: str,
+    summary: Mapping[str, Any] | None,
+    raised: BaseException | None,
+) -> None:
+    """Called by ``TraceSession.stop`` with the summary or the error it raises; never
+    raises."""
+    if bridge is None:
+        return
+    try:
+        bridge.session_stopped(trace_id, summary, raised)
+    except Exception as error:  # noqa: BLE001 - telemetry must not break a recording
+        warn_export_failed(f"{type(error).__name__}: {error}")
+
+
+def _guarded(emit: Any) -> Any:
+    def listener(record: Mapping[str, Any]) -> None:
+        try:
+            emit(record)
+        except Exception as error:  # noqa: BLE001 - never raise into the recorder
+            warn_export_failed(f"{type(error).__name__}: {error}")
+
+    return listener
+
+
+def _after_fork_in_child() -> None:
+    """The child builds its own providers (new Resource, new ``run_id``) when it records;
+    the parent's open spans stay the parent's."""
+    global _own, _flusher, _warned
+    _own = _flusher = None
+    _warned = False
+    for bridge in (_installed,):
+        if bridge is not None:
+            bridge.forget_sessions()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
