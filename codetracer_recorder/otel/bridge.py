@@ -22,14 +22,12 @@ import atexit
 import contextlib
 import importlib.util
 import inspect
-import json
 import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -389,42 +387,22 @@ def _watch_export_failures() -> None:
 
 
 def warn_export_failed(detail: str) -> None:
-    """One warning line with ``ERR_OTEL_EXPORT`` per process, on stderr, shaped like the
-    recorder's JSON log records."""
+    """One warning record with ``ERR_OTEL_EXPORT`` per process, in the recorder's own
+    log stream (stderr or the log file, like its other records)."""
     global _warned
     if _warned:
         return
     _warned = True
-    from codetracer_recorder.otel.resource import run_id
-
     message = f"OpenTelemetry export failed; telemetry may be lost: {' '.join(detail.split())}"
-    log = getattr(_native, "log", None)
-    if log is not None:
-        # The recorder's own log stream (issue 5's logger): same destination and fields.
-        with contextlib.suppress(Exception):  # if it fails, a line of the same shape
-            log(
-                "warn",
-                message,
-                error_code="ERR_OTEL_EXPORT",
-                target="codetracer_recorder.otel",
-                file=__file__,
-                line=sys._getframe().f_lineno,
-            )
-            return
-    line = {
-        "ts": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        "level": "warn",
-        "target": "codetracer_recorder.otel",
-        "run_id": run_id(),
-        "message": message,
-        "error_code": "ERR_OTEL_EXPORT",
-        "error_kind": "environment",
-    }
-    try:
-        sys.stderr.write(json.dumps(line) + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    with contextlib.suppress(Exception):  # a warning about telemetry must not break the program
+        _native.log(
+            "warn",
+            message,
+            error_code="ERR_OTEL_EXPORT",
+            target="codetracer_recorder.otel",
+            file=__file__,
+            line=sys._getframe().f_lineno,
+        )
 
 
 def session_started(

@@ -104,13 +104,9 @@ def _nanoseconds(ts: object) -> int | None:
     return None
 
 
-def set_listener(listener: Callable[[Mapping[str, Any]], None] | None) -> bool:
-    """Install (or remove) the Rust logger's listener; False when the core has none."""
-    setter = getattr(_native, "set_log_listener", None)
-    if setter is None:
-        return False
-    setter(listener)
-    return True
+def set_listener(listener: Callable[[Mapping[str, Any]], None] | None) -> None:
+    """Install (or remove) the Rust logger's listener."""
+    _native.set_log_listener(listener)
 
 
 def sdk_logger_provider(resource: Any, exporters: list[Any]) -> Any:

@@ -28,9 +28,8 @@ OUTCOME = "outcome"
 
 
 def snapshot() -> Mapping[str, Any]:
-    """The Rust totals, or nothing when the core has no ``metrics_snapshot`` yet."""
-    read = getattr(_native, "metrics_snapshot", None)
-    return read() if read is not None else {}
+    """The Rust totals (exact, kept in atomics by the core)."""
+    return _native.metrics_snapshot()
 
 
 def _pairs(totals: object) -> Iterator[tuple[tuple[str, ...], int]]:

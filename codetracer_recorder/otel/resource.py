@@ -7,9 +7,6 @@ SDK's standard detection (``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_SERVICE_NAME``,
 ``--service_name`` sets ``OTEL_SERVICE_NAME``, so the variable and the flag mean the same.
 """
 
-import os
-import uuid
-
 from opentelemetry.sdk.resources import ProcessResourceDetector, Resource
 
 from codetracer_recorder import _native
@@ -19,20 +16,10 @@ RECORDER_NAME = "codetracer.recorder.name"
 RECORDER_VERSION = "codetracer.recorder.version"
 NAME = "codetracer-recorder"
 
-_fallback_run_id: tuple[int, str] | None = None
-"""(pid, id) when the native core has no ``run_id()``: one UUID per process, new after fork."""
-
 
 def run_id() -> str:
-    """The recorder's ``run_id``: the native core's when it has one (issue 5's logger),
-    else a UUID made here once per process (a forked child gets a new one)."""
-    native = getattr(_native, "run_id", None)
-    if native is not None:
-        return str(native())
-    global _fallback_run_id
-    if _fallback_run_id is None or _fallback_run_id[0] != os.getpid():
-        _fallback_run_id = (os.getpid(), str(uuid.uuid4()))
-    return _fallback_run_id[1]
+    """The recorder's ``run_id`` (one UUID per process; a forked child gets a new one)."""
+    return str(_native.run_id())
 
 
 def recorder_resource() -> Resource:

@@ -15,7 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "collector-config" / "bin" / "otelcol"
@@ -26,14 +26,14 @@ READY_TIMEOUT = 30.0
 OUTPUT_TIMEOUT = 20.0
 """Seconds to wait for telemetry to reach the files (batch 200 ms + file flush 100 ms)."""
 
-T = TypeVar("T")
-
 
 def ensure_built() -> Path:
     """The Collector binary, built with `make collector` if it is not there yet. A
     machine that cannot build it fails the tests with make's message (never a skip)."""
     if not BINARY.exists():
-        build = subprocess.run(["make", "collector"], cwd=ROOT, capture_output=True, text=True, check=False)
+        build = subprocess.run(
+            ["make", "collector"], cwd=ROOT, capture_output=True, text=True, check=False
+        )
         if build.returncode != 0:
             raise RuntimeError(f"`make collector` failed:\n{build.stdout}\n{build.stderr}")
     return BINARY
@@ -45,7 +45,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
+def wait_for[T](what: str, probe: Callable[[], T | None], timeout: float) -> T:
     """Polls `probe` until it returns something other than None, at most `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
@@ -129,13 +129,15 @@ class Collector:
     def metric_points(self) -> list[Item]:
         """One item per data point, with the metric's name under `item["name"]`."""
         points = []
-        for metric in _items(self.requests("metrics"), "resourceMetrics", "scopeMetrics", "metrics"):
+        for metric in _items(
+            self.requests("metrics"), "resourceMetrics", "scopeMetrics", "metrics"
+        ):
             data = metric.get("sum") or metric.get("gauge") or metric.get("histogram") or {}
             for point in data.get("dataPoints", []):
                 points.append(Item(metric.resource, {**point, "name": metric["name"]}))
         return points
 
-    def wait_until(self, what: str, probe: Callable[[], T | None]) -> T:
+    def wait_until[T](self, what: str, probe: Callable[[], T | None]) -> T:
         return wait_for(what, probe, OUTPUT_TIMEOUT)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from collector import Collector  # noqa: E402 - found through the path set just above
+from collector import Collector  # found through the path set just above
 
 
 @pytest.fixture

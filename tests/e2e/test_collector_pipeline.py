@@ -55,7 +55,13 @@ def record(
         str(script),
     ]
     return subprocess.run(
-        argv, cwd=tmp_path, capture_output=True, text=True, env=child_env(env), timeout=120, check=False
+        argv,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=child_env(env),
+        timeout=120,
+        check=False,
     )
 
 
@@ -89,7 +95,9 @@ def json_logs(stderr: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_cli_recording_reaches_the_collector_as_spans_logs_and_metrics(tmp_path, collector, protocol):
+def test_cli_recording_reaches_the_collector_as_spans_logs_and_metrics(
+    tmp_path, collector, protocol
+):
     service = f"e2e-{protocol.replace('/', '-')}"
     env = {"CODETRACER_ON_RECORDER_ERROR": "disable", "CODETRACER_TEST_INJECT": "io:writer@2"}
     big = write(tmp_path, PROGRAM.replace("range(5)", "range(200_000)"))
@@ -114,7 +122,9 @@ def test_cli_recording_reaches_the_collector_as_spans_logs_and_metrics(tmp_path,
 
     detach_logs = collector.wait_until(
         "a log record with the detach's error code",
-        lambda: [r for r in collector.log_records() if r.attrs.get("error.type") == "ERR_IO"] or None,
+        lambda: (
+            [r for r in collector.log_records() if r.attrs.get("error.type") == "ERR_IO"] or None
+        ),
     )
     assert all(r["traceId"] == trace_id for r in detach_logs)
     assert all(r.resource["codetracer.run.id"] == run_id for r in detach_logs)
@@ -126,14 +136,17 @@ def test_cli_recording_reaches_the_collector_as_spans_logs_and_metrics(tmp_path,
         dropped = [
             int(p.get("asInt", 0))
             for p in points
-            if p["name"] == "codetracer.recorder.events.dropped" and p.attrs.get("reason") == "synthetic_filename"
+            if p["name"] == "codetracer.recorder.events.dropped"
+            and p.attrs.get("reason") == "synthetic_filename"
         ]
         detaches = [
             int(p.get("asInt", 0))
             for p in points
             if p["name"] == "codetracer.recorder.detaches" and p.attrs.get("error.type") == "ERR_IO"
         ]
-        return {"dropped": max(dropped), "detaches": max(detaches)} if dropped and detaches else None
+        return (
+            {"dropped": max(dropped), "detaches": max(detaches)} if dropped and detaches else None
+        )
 
     found = collector.wait_until("the dropped-event and detach counters", counters)
     # The exec'd <string> code and every <frozen ...> module first run while recording.
@@ -209,7 +222,13 @@ def test_traceparent_makes_the_cli_recording_join_that_trace(tmp_path, collector
 
 def untraced(tmp_path: Path, script: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=child_env(), timeout=60, check=False
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+        check=False,
     )
 
 
@@ -250,8 +269,20 @@ SLOW_PROGRAM = """
 def test_a_collector_killed_mid_run_changes_nothing_for_the_program(tmp_path, collector):
     script = write(tmp_path, SLOW_PROGRAM)
     argv = [sys.executable, "-m", "codetracer_recorder", "--trace-dir", str(tmp_path / "trace")]
-    argv += ["--codetracer-log-level", "info", *otlp_flags(collector, "grpc", "killed"), str(script)]
-    child = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env())
+    argv += [
+        "--codetracer-log-level",
+        "info",
+        *otlp_flags(collector, "grpc", "killed"),
+        str(script),
+    ]
+    child = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
     time.sleep(1.0)
     collector.kill()
     started = time.monotonic()
@@ -267,7 +298,9 @@ def test_twenty_parallel_recordings_lose_nothing(tmp_path, collector):
     script = write(tmp_path, PROGRAM)
 
     def one(i: int) -> subprocess.CompletedProcess[str]:
-        return record(tmp_path, script, *otlp_flags(collector, "grpc", f"load-{i}"), name=f"trace-{i}")
+        return record(
+            tmp_path, script, *otlp_flags(collector, "grpc", f"load-{i}"), name=f"trace-{i}"
+        )
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         runs = list(pool.map(one, range(20)))
@@ -279,7 +312,11 @@ def test_twenty_parallel_recordings_lose_nothing(tmp_path, collector):
         spans = {s["traceId"] for s in collector.spans() if s["name"] == "codetracer.recording"}
         services = {p.resource.get("service.name") for p in collector.metric_points()}
         logs = {r["traceId"] for r in collector.log_records()}
-        ok = spans == trace_ids and {f"load-{i}" for i in range(20)} <= services and trace_ids <= logs
+        ok = (
+            spans == trace_ids
+            and {f"load-{i}" for i in range(20)} <= services
+            and trace_ids <= logs
+        )
         return True if ok else None
 
     collector.wait_until("every span, log record and metric of the 20 recordings", all_arrived)
