@@ -200,47 +200,12 @@ fn header(out: &mut Vec<u8>, major: u8, value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_tracing::{CallRecord, FunctionId, Line, PathId, ReturnRecord, StepRecord, TypeId, VariableId};
-
-    fn sample_values() -> Vec<ValueRecord> {
-        let t = TypeId(300);
-        vec![
-            ValueRecord::Int { i: -42, type_id: t },
-            ValueRecord::Int { i: i64::MIN, type_id: t },
-            ValueRecord::Int { i: i64::MAX, type_id: TypeId(1) },
-            ValueRecord::Int { i: 70_000, type_id: TypeId(23) },
-            ValueRecord::Int { i: -5_000_000_000, type_id: TypeId(24) },
-            ValueRecord::Float { f: 2.5, type_id: t },
-            ValueRecord::Bool { b: true, type_id: t },
-            ValueRecord::String { text: "x".repeat(300), type_id: t },
-            ValueRecord::String { text: "é 😀 \" \\ \n".into(), type_id: t },
-            ValueRecord::Raw { r: "<function f>".into(), type_id: t },
-            ValueRecord::Error { msg: "ValueError: boom".into(), type_id: t },
-            ValueRecord::None { type_id: TypeId(0) },
-            ValueRecord::Sequence {
-                elements: vec![ValueRecord::Int { i: 1, type_id: t }; 30],
-                is_slice: false,
-                type_id: t,
-            },
-            ValueRecord::Tuple { elements: vec![], type_id: t },
-            ValueRecord::Struct { field_values: vec![ValueRecord::Bool { b: false, type_id: t }], type_id: t },
-            ValueRecord::BigInt { b: vec![1, 0, 0, 0, 0, 0, 0, 0, 0], negative: true, type_id: t },
-        ]
-    }
+    use crate::recorder::sample_events::sample_events;
 
     #[test]
     fn output_is_exactly_what_cbor4ii_writes() -> Result<(), Box<dyn std::error::Error>> {
-        let mut events = vec![
-            TraceLowLevelEvent::Step(StepRecord { path_id: PathId(7), line: Line(123_456) }),
-            TraceLowLevelEvent::Call(CallRecord { function_id: FunctionId(2), args: vec![] }),
-        ];
-        for (i, value) in sample_values().into_iter().enumerate() {
-            let full = FullValueRecord { variable_id: VariableId(i * 40), value: value.clone() };
-            events.push(TraceLowLevelEvent::Value(full.clone()));
-            events.push(TraceLowLevelEvent::Return(ReturnRecord { return_value: value }));
-            events.push(TraceLowLevelEvent::Call(CallRecord { function_id: FunctionId(i), args: vec![full] }));
-        }
-        for event in &events {
+        for event in &sample_events() {
+            // A byte already in the buffer: both must append, not overwrite.
             let mut ours = vec![0xAA];
             write_event(&mut ours, event)?;
             let theirs = cbor4ii::serde::to_vec(vec![0xAA], event)?;

@@ -214,51 +214,11 @@ static NEEDS_ESCAPE: [bool; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use runtime_tracing::{CallRecord, FunctionId, Line, PathId, ReturnRecord, StepRecord, TypeId, VariableId};
-
-    fn sample_values() -> Vec<ValueRecord> {
-        let t = TypeId(3);
-        vec![
-            ValueRecord::Int { i: -42, type_id: t },
-            ValueRecord::Int { i: i64::MIN, type_id: t },
-            ValueRecord::Float { f: 2.5, type_id: t },
-            ValueRecord::Float { f: 1e300, type_id: t },
-            ValueRecord::Float { f: -0.0, type_id: t },
-            ValueRecord::Float { f: f64::NAN, type_id: t },
-            ValueRecord::Variant {
-                discriminator: "Some".into(),
-                contents: Box::new(ValueRecord::Int { i: 1, type_id: t }),
-                type_id: t,
-            },
-            ValueRecord::Bool { b: true, type_id: t },
-            ValueRecord::String { text: "quote \" backslash \\ nl \n tab \t bell \u{7} é 😀 \u{1f} del \u{7f}".into(), type_id: t },
-            ValueRecord::Raw { r: "<function f>".into(), type_id: t },
-            ValueRecord::Error { msg: "ValueError: boom".into(), type_id: t },
-            ValueRecord::None { type_id: TypeId(0) },
-            ValueRecord::Sequence {
-                elements: vec![ValueRecord::Int { i: 1, type_id: t }, ValueRecord::String { text: "x".into(), type_id: t }],
-                is_slice: false,
-                type_id: t,
-            },
-            ValueRecord::Tuple { elements: vec![], type_id: t },
-            ValueRecord::Struct { field_values: vec![ValueRecord::Bool { b: false, type_id: t }], type_id: t },
-            ValueRecord::BigInt { b: vec![1, 0, 0, 0, 0, 0, 0, 0, 0], negative: true, type_id: t },
-        ]
-    }
+    use crate::recorder::sample_events::sample_events;
 
     #[test]
     fn output_is_exactly_what_serde_json_writes() -> Result<(), Box<dyn std::error::Error>> {
-        let mut events = vec![
-            TraceLowLevelEvent::Step(StepRecord { path_id: PathId(7), line: Line(123) }),
-            TraceLowLevelEvent::Call(CallRecord { function_id: FunctionId(2), args: vec![] }),
-        ];
-        for (i, value) in sample_values().into_iter().enumerate() {
-            let full = FullValueRecord { variable_id: VariableId(i), value: value.clone() };
-            events.push(TraceLowLevelEvent::Value(full.clone()));
-            events.push(TraceLowLevelEvent::Return(ReturnRecord { return_value: value }));
-            events.push(TraceLowLevelEvent::Call(CallRecord { function_id: FunctionId(i), args: vec![full] }));
-        }
-        for event in &events {
+        for event in &sample_events() {
             let mut ours = Vec::new();
             write_event(&mut ours, event)?;
             assert_eq!(String::from_utf8(ours)?, serde_json::to_string(event)?);

@@ -15,6 +15,8 @@ mod json_events;
 mod objects;
 pub mod output;
 mod redaction;
+#[cfg(test)]
+mod sample_events;
 mod threads;
 mod values;
 mod variables;
