@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from tracekit import ONE_LINE_ERROR, child_env, run_python
+from tracekit import ONE_LINE_ERROR, child_env, run_cli, run_python
 
 PROGRAM = """
 import sys
@@ -57,10 +57,8 @@ def closed_port() -> int:
 
 def test_console_exporters_write_spans_logs_and_metrics_to_stderr_never_stdout(program, tmp_path):
     prog = program(PROGRAM)
-    run = run_python(
+    run = run_cli(
         [
-            "-m",
-            "codetracer_recorder",
             "--trace-dir",
             tmp_path / "trace",
             "--traces_exporter",
@@ -113,8 +111,8 @@ def test_each_flag_sets_the_same_value_as_its_otel_variable(program, tmp_path, v
     else:
         flags = []
         env = {f"OTEL_{name.upper()}": value for name, value in settings.items()}
-    run = run_python(
-        ["-m", "codetracer_recorder", "--trace-dir", tmp_path / "trace", *flags, prog.path],
+    run = run_cli(
+        ["--trace-dir", tmp_path / "trace", *flags, prog.path],
         cwd=tmp_path,
         env=env,
     )
@@ -128,10 +126,8 @@ def test_each_flag_sets_the_same_value_as_its_otel_variable(program, tmp_path, v
 
 def test_a_flag_beats_its_variable(program, tmp_path):
     prog = program(PROGRAM)
-    run = run_python(
+    run = run_cli(
         [
-            "-m",
-            "codetracer_recorder",
             "--trace-dir",
             tmp_path / "trace",
             "--traces_exporter",
@@ -153,8 +149,8 @@ def test_an_unknown_exporter_or_protocol_stops_the_cli_before_the_program_runs(p
         ["--traces_exporter", "zipkin"],
         ["--traces_exporter", "otlp", "--exporter_otlp_protocol", "http/json"],
     ):
-        run = run_python(
-            ["-m", "codetracer_recorder", "--trace-dir", tmp_path / "trace", *flags, prog.path],
+        run = run_cli(
+            ["--trace-dir", tmp_path / "trace", *flags, prog.path],
             cwd=tmp_path,
         )
         assert run.returncode == 2, run
@@ -182,9 +178,7 @@ def test_a_plain_run_imports_no_exporter_and_no_sdk(program, tmp_path):
         PROGRAM.replace("print(double(21))", LOADED.split("codetracer_recorder.stop()\n")[1]),
         name="cli.py",
     )
-    run = run_python(
-        ["-m", "codetracer_recorder", "--trace-dir", tmp_path / "t2", cli.path], cwd=tmp_path
-    )
+    run = run_cli(["--trace-dir", tmp_path / "t2", cli.path], cwd=tmp_path)
     assert run.returncode == 0, run
     assert run.stdout == "[]\n", "the CLI with nothing configured imports nothing of OTel"
 
@@ -206,10 +200,8 @@ def test_a_dead_collector_costs_a_bounded_flush_one_warning_and_no_changed_statu
 ):
     prog = program(PROGRAM + "\nsys.exit(3)\n")
     started = time.monotonic()
-    run = run_python(
+    run = run_cli(
         [
-            "-m",
-            "codetracer_recorder",
             "--trace-dir",
             tmp_path / "trace",
             "--traces_exporter",
@@ -243,8 +235,8 @@ def test_a_dead_collector_costs_a_bounded_flush_one_warning_and_no_changed_statu
 def test_the_default_flush_bound_is_three_seconds_in_total(program, tmp_path):
     prog = program(PROGRAM)
     started = time.monotonic()
-    run = run_python(
-        ["-m", "codetracer_recorder", "--trace-dir", tmp_path / "trace", prog.path],
+    run = run_cli(
+        ["--trace-dir", tmp_path / "trace", prog.path],
         cwd=tmp_path,
         env={
             "OTEL_TRACES_EXPORTER": "otlp",
@@ -365,10 +357,8 @@ def test_exporter_threads_and_their_transport_code_are_not_recorded(program, tmp
     # The recorder's log records are exported every 20 ms while the program runs, so the
     # exporter thread runs requests/urllib3 during the recording.
     prog = program(BUSY)
-    run = run_python(
+    run = run_cli(
         [
-            "-m",
-            "codetracer_recorder",
             "--trace-dir",
             tmp_path / "trace",
             "--logs_exporter",
