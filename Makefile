@@ -33,7 +33,7 @@ build-deps: ## install build prerequisites missing from a fresh machine (capnp, 
 define make-venv
 	@test -n "$(2)" || { echo "error: no Python $(3) found; install it (e.g. pyenv install $(3))" >&2; exit 1; }
 	@test -x $(1)/bin/python || $(2) -m venv $(1)
-	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis pyyaml
+	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis pyyaml 'coverage>=7.6'
 	VIRTUAL_ENV=$(CURDIR)/$(1) PATH=$(CURDIR)/$(1)/bin:$$PATH $(1)/bin/maturin develop --release --quiet $(if $(4),--features "extension-module $(4)")
 	@rm -f $(1)/.installed $(1)/.installed-test
 	@touch $(1)/$(if $(4),.installed-test,.installed)
