@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import report, results
+from benchmarks import report, results, startup
 from benchmarks.configurations import BY_NAME
 from benchmarks.environments import BENCHMARKS_DIR, REPO_DIR, WORK_DIR, Interpreter, chart_python
 from benchmarks.events import count_events
@@ -49,6 +49,7 @@ def run(profile: Profile, recorder_python: Path, results_dir: Path) -> Path:
             "warmups": profile.warmups,
             "timeout_s": profile.timeout_s,
         },
+        "startup": startup.measure(interpreter, profile.startup_runs),
     }
     path = results_dir / f"{interpreter.version}.json"
 

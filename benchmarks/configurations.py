@@ -12,6 +12,7 @@ from benchmarks.environments import BENCHMARKS_DIR, Interpreter
 
 HOOKS_DIR = BENCHMARKS_DIR / "hooks"
 CODETRACER_NO_VALUES = BENCHMARKS_DIR / "filters" / "codetracer-no-values.toml"
+CODETRACER_NO_GLOBALS = BENCHMARKS_DIR / "filters" / "codetracer-no-globals.toml"
 
 CommandBuilder = Callable[[Interpreter, Path, list[str]], list[str]]
 """(interpreter, scratch directory for the tool's output, workload command) -> command line."""
@@ -160,6 +161,13 @@ CONFIGURATIONS = (
         "codetracer-python-recorder 0.3.0, values dropped by its trace filter",
         "peer",
         _codetracer("--trace-filter", str(CODETRACER_NO_VALUES)),
+        slow=True,
+    ),
+    Configuration(
+        "codetracer-0.3.0-no-globals",
+        "codetracer-python-recorder 0.3.0, module globals dropped by its trace filter",
+        "peer",
+        _codetracer("--trace-filter", str(CODETRACER_NO_GLOBALS)),
         slow=True,
     ),
     Configuration(

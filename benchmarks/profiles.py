@@ -29,6 +29,8 @@ class Profile:
     rounds: int
     warmups: int
     timeout_s: float
+    startup_runs: int
+    """Recorded start-ups timed (each between two plain ones), see startup.py."""
     committed: bool
     """Whether results go to benchmarks/results/ (and so into the README) or stay in .work/."""
 
@@ -42,6 +44,7 @@ FULL = Profile(
     rounds=5,
     warmups=1,
     timeout_s=120.0,
+    startup_runs=30,
     committed=True,
 )
 
@@ -60,6 +63,7 @@ QUICK = Profile(
     rounds=3,
     warmups=1,
     timeout_s=30.0,
+    startup_runs=10,
     committed=False,
 )
 
@@ -72,6 +76,7 @@ SMOKE = Profile(
     rounds=1,
     warmups=0,
     timeout_s=20.0,
+    startup_runs=1,
     committed=False,
 )
 

@@ -37,6 +37,8 @@ def render(document: Document) -> str:
             f"(slow peers {method['slow_scale']:g}), {document['created']}."
         ),
         "",
+        _startup_line(document["startup"]),
+        "",
         "In-process time ÷ untraced time (median over rounds; lower is better):",
         "",
         "| configuration | " + " | ".join(workloads) + " | geomean |",
@@ -115,6 +117,15 @@ def update_readme(readme: Path, results_dir: Path) -> None:
     text = readme.read_text()
     begin, end = text.index(BEGIN_MARKER), text.index(END_MARKER)
     readme.write_text(text[: begin + len(BEGIN_MARKER)] + "\n\n" + generated + "\n" + text[end:])
+
+
+def _startup_line(startup: dict[str, Any]) -> str:
+    verdict = "met" if startup["overhead_ms"] <= startup["target_ms"] else "not met"
+    return (
+        f"Start-up (`python -m codetracer_recorder` on an empty script, median of {startup['runs']}): "
+        f"{startup['recorded_ms']:.0f} ms against {startup['plain_ms']:.0f} ms for plain Python, "
+        f"**{startup['overhead_ms']:.0f} ms** over (target {startup['target_ms']:.0f} ms: {verdict})."
+    )
 
 
 def _ratio_cell(cell: dict[str, Any] | None) -> str:

@@ -117,6 +117,7 @@ def check(path: Path) -> list[str]:
         "machine",
         "recorder",
         "method",
+        "startup",
         "configurations",
         "events",
         "cells",
@@ -127,6 +128,9 @@ def check(path: Path) -> list[str]:
         return problems
     if document["schema"] != SCHEMA:
         problems.append(f"schema {document['schema']!r}, expected {SCHEMA}")
+    for key in ("plain_ms", "recorded_ms", "overhead_ms", "target_ms"):
+        if not isinstance(document["startup"].get(key), (int, float)):
+            problems.append(f"startup: {key} is not a number")
     counted = {(entry["workload"], entry["scale"]) for entry in document["events"]}
     for cell in document["cells"]:
         where = f"cell {cell.get('workload')}/{cell.get('configuration')}"
