@@ -12,7 +12,12 @@ from typing import Any
 from codetracer_recorder import __version__, _native, exit_status
 from codetracer_recorder.errors import RecorderError, one_line
 from codetracer_recorder.otel import bridge as telemetry
-from codetracer_recorder.policy import FIELDS, configure_policy_from_env, parse_policy_value
+from codetracer_recorder.policy import (
+    FIELDS,
+    configure_policy,
+    configure_policy_from_env,
+    parse_policy_value,
+)
 from codetracer_recorder.session import CAPTURES, FORMATS, TraceSession, start
 from codetracer_recorder.target import Target, find_module, load_script
 
@@ -121,8 +126,18 @@ def parse_command_line(
     rest, switches = _split_switches(list(argv), parser)
     options = parser.parse_args(rest)
     overrides: dict[str, Any] = {}
+    errors: list[RecorderError] = []
     for flag, field, text in [*switches, *options.policy_flags]:
-        overrides[field] = parse_policy_value(field, text, flag)
+        try:
+            overrides[field] = parse_policy_value(field, text, flag)
+        except RecorderError as error:
+            errors.append(error)
+    if errors:
+        # The error is reported the way the flags that did parse ask: with a JSON
+        # trailer when --codetracer-json-errors is among them.
+        if overrides.get("json_errors"):
+            configure_policy(json_errors=True)
+        raise errors[0]
     return options, overrides
 
 
@@ -265,6 +280,25 @@ def _sigterm_ends_the_recording() -> Iterator[None]:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told the terminal's width: left to itself it imports
+    ``shutil`` to ask, which costs every run of the CLI, with or without ``--help``."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """``$COLUMNS``, else the width of the terminal on stdout, else 80 (as ``shutil``)."""
+    with contextlib.suppress(KeyError, ValueError):
+        if (columns := int(os.environ["COLUMNS"])) > 0:
+            return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -274,7 +308,7 @@ def _parser() -> argparse.ArgumentParser:
             "directory: every call and return, every line step and the values of locals."
         ),
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
         # Abbreviated options would hide which flag a word is (see _split_switches).
         allow_abbrev=False,
     )

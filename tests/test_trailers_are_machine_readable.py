@@ -170,6 +170,28 @@ def test_the_cli_writes_the_trailer_on_stderr(program, tmp_path, flags, env):
     assert len(run.stderr.splitlines()) == 2, "the error line and its trailer, nothing more"
 
 
+@pytest.mark.parametrize(
+    ("flags", "bad_flag"),
+    [
+        (
+            ["--codetracer-on-recorder-error=bogus", "--codetracer-json-errors"],
+            "--codetracer-on-recorder-error",
+        ),
+        (["--json-errors", "--log-level=nope"], "--log-level"),
+    ],
+)
+def test_a_bad_policy_flag_beside_json_errors_gets_its_trailer(program, tmp_path, flags, bad_flag):
+    """--json-errors applies to the error of the flags given with it, whatever their order."""
+    prog = program("print('ran')")
+    run = run_cli([*flags, "--trace-dir", tmp_path / "trace", prog.path], cwd=tmp_path)
+    assert run.returncode == 2, run
+    assert run.stdout == ""
+    assert error_lines(run.stderr) == ["ERR_INVALID_POLICY_VALUE"]
+    (payload,) = trailer_lines(run.stderr)
+    assert payload["error_code"] == "ERR_INVALID_POLICY_VALUE"
+    assert payload["context"]["source"] == bad_flag
+
+
 def test_the_cli_writes_no_trailer_by_default(program, tmp_path):
     prog = program("print('ran')")
     (tmp_path / "trace").write_text("")
