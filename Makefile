@@ -33,7 +33,7 @@ build-deps: ## install build prerequisites missing from a fresh machine (capnp, 
 define make-venv
 	@test -n "$(2)" || { echo "error: no Python $(3) found; install it (e.g. pyenv install $(3))" >&2; exit 1; }
 	@test -x $(1)/bin/python || $(2) -m venv $(1)
-	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis pyyaml 'coverage>=7.6'
+	$(1)/bin/pip install $(PIP_QUIET) 'maturin>=1.9,<2' pytest pytest-timeout hypothesis pyyaml 'coverage>=7.6' 'mypy>=1.10'
 	VIRTUAL_ENV=$(CURDIR)/$(1) PATH=$(CURDIR)/$(1)/bin:$$PATH $(1)/bin/maturin develop --release --quiet $(if $(4),--features "extension-module $(4)")
 	@rm -f $(1)/.installed $(1)/.installed-test
 	@touch $(1)/$(if $(4),.installed-test,.installed)
@@ -65,7 +65,7 @@ demo: setup ## record the programs in examples/ into ./trace-out and summarise t
 	  --service_name demo --codetracer-log-level info examples/fibonacci.py > /dev/null
 
 .PHONY: test
-test: check-no-panics collector-validate test-rust test-python ## run every test: the no-panic check, the Collector configs, cargo test, then pytest on Python 3.12 and 3.13
+test: check-no-panics collector-validate test-rust check-stubs test-python ## run every test: the no-panic check, the Collector configs, cargo test, the native stub, then pytest on Python 3.12 and 3.13
 
 .PHONY: check-no-panics
 check-no-panics: ## fail if src/ uses unwrap()/expect(/panic! (and kin) outside test code
@@ -75,6 +75,10 @@ check-no-panics: ## fail if src/ uses unwrap()/expect(/panic! (and kin) outside 
 test-rust: $(VENV)/.installed-test ## Rust unit tests, and the reader test on traces of real programs
 	PYO3_PYTHON=$(PY312) LD_LIBRARY_PATH=$$($(PY312) -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))') \
 	  CODETRACER_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --quiet --features $(TEST_FEATURES)
+
+.PHONY: check-stubs
+check-stubs: $(VENV)/.installed-test ## check codetracer_recorder/_native.pyi against the built module (mypy.stubtest)
+	$(VENV)/bin/python -m mypy.stubtest codetracer_recorder._native --allowlist .mypy-stubtest-allowlist
 
 .PHONY: test-python
 test-python: $(VENV)/.installed-test $(VENV313)/.installed-test ## pytest on Python 3.12 and 3.13 (test build), and the benchmark harness once

@@ -360,7 +360,7 @@ fn error_code(name: &str) -> RecorderResult<ErrorCode> {
 /// `log(level, message, *, error_code=None, target="codetracer_recorder", file="", line=0)`:
 /// one record in the recorder's stream, from Python.
 #[pyfunction]
-#[pyo3(signature = (level, message, *, error_code=None, target=logging::TARGET, file="", line=0))]
+#[pyo3(signature = (level, message, *, error_code=None, target="codetracer_recorder", file="", line=0))]
 pub fn log(py: Python<'_>, level: &str, message: &str, error_code: Option<&str>, target: &str, file: &str, line: u32) -> PyResult<()> {
     guard(py, "log", || {
         let level = log_level(level)?;
@@ -372,7 +372,7 @@ pub fn log(py: Python<'_>, level: &str, message: &str, error_code: Option<&str>,
 
 /// `log_enabled(level, target="codetracer_recorder")`: whether such a record is written.
 #[pyfunction]
-#[pyo3(signature = (level, target=logging::TARGET))]
+#[pyo3(signature = (level, target="codetracer_recorder"))]
 pub fn log_enabled(py: Python<'_>, level: &str, target: &str) -> PyResult<bool> {
     guard(py, "log_enabled", || Ok(logging::enabled(log_level(level)?, target)))
 }

@@ -5,11 +5,15 @@
 //! `PY_START` of a code object the session decides whether it is recorded: if not, the
 //! callback returns `DISABLE` and that code never calls us again; if so, its local
 //! events (`PY_RESUME`, `PY_RETURN`, `PY_YIELD`, `LINE`) are switched on for that code
-//! object alone. `restart_events()` at each start forgets earlier sessions' `DISABLE`s.
+//! object alone. A start calls `restart_events()` to forget an earlier session's
+//! `DISABLE`s, and only then: it re-enables the `DISABLE`d events of every tool, not
+//! only ours, so the first session of a process (the CLI's) leaves other tools' alone.
 //!
 //! Each callback borrows the active session (`recorder::ACTIVE`), hands the event to it,
 //! and maps the outcome: a recorder failure detaches the recorder (it is reported at
 //! `stop`), it is never raised into the program.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -20,6 +24,9 @@ use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::fault_injection;
 use crate::ffi::{from_py_err, panic_error};
 use crate::recorder::{Exit, Session, ACTIVE};
+
+/// Whether a callback returned `DISABLE` since the last `restart_events()`.
+static DISABLED_SINCE_RESTART: AtomicBool = AtomicBool::new(false);
 
 /// Our `sys.monitoring` tool id (0–2 and 5 are claimed by debuggers, coverage,
 /// profilers and optimizers by convention).
@@ -79,7 +86,9 @@ impl Monitoring {
             let callback = unsafe { Bound::from_owned_ptr_or_err(py, raw) }.map_err(fail)?;
             m.call_method1("register_callback", (TOOL_ID, *event, callback)).map_err(fail)?;
         }
-        m.call_method0("restart_events").map_err(fail)?;
+        if DISABLED_SINCE_RESTART.swap(false, Ordering::Relaxed) {
+            m.call_method0("restart_events").map_err(fail)?;
+        }
         m.call_method1("set_events", (TOOL_ID, GLOBAL_EVENTS)).map_err(fail)?;
         Ok(())
     }
@@ -205,6 +214,7 @@ unsafe extern "C" fn on_py_start(_: *mut ffi::PyObject, args: *mut *mut ffi::PyO
     if let Some([code, _offset]) = arguments::<2>(args, nargs) {
         let code = Borrowed::from_ptr(py, *code);
         if let Some(disable) = dispatch(py, "on_py_start", None, |s| Ok((!s.on_start(py, &code)?).then(|| s.disable_sentinel(py)))) {
+            DISABLED_SINCE_RESTART.store(true, Ordering::Relaxed);
             return disable.into_ptr();
         }
     }

@@ -5,6 +5,7 @@ is one contiguous block that no other thread's frames interleave."""
 from __future__ import annotations
 
 import pytest
+from tracekit import error_lines, looks_like_a_trace, run_cli
 
 THREADS = """
     import sys
@@ -141,3 +142,57 @@ def test_thread_still_running_when_the_script_ends_is_recorded(program, record):
     (late,) = run.trace.calls("late")
     assert late.args == {"n": 5}
     assert late.return_value == 15
+
+
+LONG_CALL = """
+    import sys
+    import threading
+
+    def step(i):
+        return i * 2
+
+    def worker(n):
+        total = 0
+        for i in range(n):
+            total += step(i)
+        return total
+
+    def main():
+        t = threading.Thread(target=worker, args=(int(sys.argv[1]),))
+        t.start()
+        mine = [step(-1) for _ in range(3)]
+        t.join()
+        return sum(mine)
+
+    print(main())
+"""
+
+
+@pytest.mark.parametrize("format", ["json", "binary"])
+def test_a_thread_call_longer_than_a_batch_is_set_aside_and_recorded_whole(program, record, format):
+    """A thread's top-level call is held back until it returns; one of ~100,000 events
+    (over ten writer batches) goes to a scratch file meanwhile and joins the trace whole."""
+    calls = 20_000
+    run = record(program(LONG_CALL), args=[str(calls)], format=format)
+    assert run.returncode == 0, run
+    assert run.stdout == "-6\n"
+    trace = run.trace
+    (worker,) = trace.calls("worker")
+    assert worker.return_value == sum(2 * i for i in range(calls))
+    inside = list(worker.descendants())
+    assert [c.args["i"] for c in inside] == list(range(calls)), "in order, none lost, none foreign"
+    assert worker.parent is not None and worker.parent.name == "main"
+    assert [c.args["i"] for c in trace.calls("step") if c.parent is not worker] == [-1] * 3
+
+
+def test_a_scratch_file_that_cannot_be_written_fails_the_recording_with_err_io(program, tmp_path):
+    prog = program(LONG_CALL)
+    run = run_cli(
+        ["--trace-dir", tmp_path / "trace", prog.path, "20000"],
+        cwd=tmp_path,
+        env={"CODETRACER_TEST_INJECT": "io:set_aside"},
+    )
+    assert run.returncode == 10, run
+    assert run.stdout == "-6\n"
+    assert error_lines(run.stderr) == ["ERR_IO"]
+    assert looks_like_a_trace(tmp_path) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import json
 import os
 import re
@@ -353,12 +354,15 @@ def decode(record: dict[str, Any], types: Sequence[dict[str, Any]]) -> Any:
         return tuple(decode(e, types) for e in record["elements"])
     if kind == "Sequence":
         elements = [decode(e, types) for e in record["elements"]]
-        if lang_type == "dict" and all(isinstance(e, tuple) and len(e) == 2 for e in elements):
-            return dict(elements)
-        if lang_type == "set":
-            return set(elements)
-        if lang_type == "frozenset":
-            return frozenset(elements)
+        # Elements recorded as objects (ObjectValue) are unhashable: such a dict or set
+        # stays a list of its elements.
+        with contextlib.suppress(TypeError):
+            if lang_type == "dict" and all(isinstance(e, tuple) and len(e) == 2 for e in elements):
+                return dict(elements)
+            if lang_type == "set":
+                return set(elements)
+            if lang_type == "frozenset":
+                return frozenset(elements)
         return elements
     if kind == "Struct":
         info = types[type_id]["specific_info"]

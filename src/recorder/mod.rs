@@ -383,13 +383,26 @@ impl Session {
         push(&mut self.stream, &mut self.threads, destination, event);
     }
 
-    /// After a callback's events: a thread's finished top-level call joins the stream,
-    /// and a full batch goes to the writer.
+    /// After a callback's events: a thread's finished top-level call joins the stream
+    /// (after its events set aside, if any), a thread's long one has its events set
+    /// aside, and a full batch goes to the writer.
     fn after_emit(&mut self, index: usize) {
         if index != PRIMARY {
             let thread = self.threads.get(index);
             if thread.stack.is_empty() {
-                self.stream.append(&mut thread.segment);
+                if thread.set_aside {
+                    thread.set_aside = false;
+                    self.send_batch();
+                    let sent = self.writer.rejoin(index);
+                    self.check_sent(sent);
+                }
+                self.stream.append(&mut self.threads.get(index).segment);
+            } else if thread.segment.len() >= BATCH_EVENTS {
+                thread.set_aside = true;
+                let batch = std::mem::replace(&mut thread.segment, self.writer.empty_batch());
+                self.counts.events += batch.len() as u64;
+                let sent = self.writer.set_aside(index, batch);
+                self.check_sent(sent);
             }
         }
         self.batch_bytes += self.values.take_bytes();
@@ -402,7 +415,13 @@ impl Session {
         let batch = std::mem::replace(&mut self.stream, self.writer.empty_batch());
         self.batch_bytes = 0;
         self.counts.events += batch.len() as u64;
-        if self.writer.send(batch).is_err() && self.failure.is_none() {
+        let sent = self.writer.send(batch);
+        self.check_sent(sent);
+    }
+
+    /// A message the writer did not take means it has stopped: recording has failed.
+    fn check_sent(&mut self, sent: Result<(), ()>) {
+        if sent.is_err() && self.failure.is_none() {
             self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
         }
     }

@@ -176,6 +176,21 @@ pub fn create_private_file(path: &Path) -> RecorderResult<File> {
         .map_err(|err| RecorderError::io("cannot create", path, &err))
 }
 
+/// A private scratch file in `dir` that no name leads to: created exclusively, then
+/// unlinked at once, so it vanishes with its last handle, even if the process dies.
+pub fn create_scratch_file(dir: &Path) -> RecorderResult<File> {
+    let path = dir.join(format!(".scratch-{}", random_hex(8)?));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|err| RecorderError::io("cannot create", &path, &err))?;
+    std::fs::remove_file(&path).map_err(|err| RecorderError::io("cannot unlink", &path, &err))?;
+    Ok(file)
+}
+
 /// The target may be absent, an empty directory, or an earlier trace; anything else
 /// (a file, a directory with other content) is not ours to replace.
 fn check_replaceable(target: &Path) -> RecorderResult<()> {

@@ -8,7 +8,9 @@
 //! and a Call and ends with the matching Return) joins the stream at that point, nested
 //! under whatever the primary thread is doing. Events of different threads therefore
 //! never interleave inside one frame; a thread's calls appear in the order they
-//! finished. Interning events never go into segments (see `interner.rs`).
+//! finished. Interning events never go into segments (see `interner.rs`). A segment
+//! that grows to a batch is set aside by the writer (`writer.rs`) until its call returns,
+//! so a long-running call in a thread is held on disk, not in memory.
 
 use pyo3::ffi;
 use runtime_tracing::{FunctionId, PathId, TraceLowLevelEvent};
@@ -29,6 +31,8 @@ pub struct ThreadRecord {
     pub stack: Vec<Frame>,
     /// Deferred events of a non-primary thread's current top-level call.
     pub segment: Vec<TraceLowLevelEvent>,
+    /// Whether earlier events of that call are set aside by the writer.
+    pub set_aside: bool,
 }
 
 /// Index of the primary thread's record.
@@ -64,7 +68,7 @@ impl Threads {
         let next = self.records.len();
         let index = *self.by_state.entry(state).or_insert(next);
         if index == next {
-            self.records.push(ThreadRecord { stack: Vec::new(), segment: Vec::new() });
+            self.records.push(ThreadRecord { stack: Vec::new(), segment: Vec::new(), set_aside: false });
         }
         self.last = (state, index);
         index

@@ -6,17 +6,24 @@
 //! bounded queue keeps memory bounded (at most `QUEUE_BATCHES + 2` batches of at most
 //! `BATCH_EVENTS` events and about `BATCH_BYTES` of values each): when the writer falls
 //! behind, the recording thread waits for it (no event is dropped).
+//!
+//! A thread other than the primary one holds its current top-level call's events back
+//! until the call returns (`threads.rs`). When such a call runs long, its events are
+//! set aside here, encoded, in an unlinked scratch file, and copied into the stream when
+//! the call returns: a long call in a thread costs disk, not memory.
 
+use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use runtime_tracing::TraceLowLevelEvent;
+use rustc_hash::FxHashMap;
 
 use super::{cbor_events, json_events};
-use super::output::create_private_file;
+use super::output::{create_private_file, create_scratch_file};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::fault_injection;
 
@@ -72,6 +79,11 @@ impl Format {
 
 enum Message {
     Events(Vec<TraceLowLevelEvent>),
+    /// Events of the unfinished top-level call of the thread at this index, set aside
+    /// until [`Message::Rejoin`] for that thread.
+    SetAside(usize, Vec<TraceLowLevelEvent>),
+    /// The events set aside for the thread at this index join the stream here.
+    Rejoin(usize),
     /// Everything sent before is written and flushed when the sender hears back.
     Flush(SyncSender<()>),
 }
@@ -110,6 +122,16 @@ impl EventWriter {
             Some(queue) => queue.send(Message::Events(batch)).map_err(|_| ()),
             None => Err(()),
         }
+    }
+
+    /// Sets `batch` aside for the thread at `index` (see [`Message::SetAside`]).
+    pub fn set_aside(&self, index: usize, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
+        self.queue.as_ref().ok_or(())?.send(Message::SetAside(index, batch)).map_err(|_| ())
+    }
+
+    /// The events set aside for the thread at `index` follow what was sent before.
+    pub fn rejoin(&self, index: usize) -> Result<(), ()> {
+        self.queue.as_ref().ok_or(())?.send(Message::Rejoin(index)).map_err(|_| ())
     }
 
     /// Waits until every queued batch is written to the file.
@@ -178,6 +200,9 @@ fn run(
             Encoder::Binary { out, chunk: Vec::with_capacity(CHUNK + (64 << 10)) }
         }
     };
+    let scratch_dir = path.parent().unwrap_or(Path::new("."));
+    let mut set_aside: FxHashMap<usize, File> = FxHashMap::default();
+    let mut encoded = Vec::new();
     for message in inbox {
         match message {
             Message::Events(mut batch) => {
@@ -188,6 +213,25 @@ fn run(
                 }
                 batch.clear();
                 let _ = recycle.try_send(batch);
+            }
+            Message::SetAside(index, mut batch) => {
+                let file = match set_aside.entry(index) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => entry.insert(create_scratch_file(scratch_dir)?),
+                };
+                fault_injection::hit_io("set_aside").map_err(|e| io_err("cannot write a scratch file in", e))?;
+                encoded.clear();
+                for event in &batch {
+                    encode_item(format, &mut encoded, event).map_err(|e| io_err("cannot encode", e))?;
+                }
+                file.write_all(&encoded).map_err(|e| io_err("cannot write a scratch file in", e))?;
+                batch.clear();
+                let _ = recycle.try_send(batch);
+            }
+            Message::Rejoin(index) => {
+                if let Some(file) = set_aside.remove(&index) {
+                    encoder.append(file).map_err(|e| io_err("cannot copy a scratch file into", e))?;
+                }
             }
             Message::Flush(done) => {
                 encoder.flush().map_err(|e| io_err("cannot flush", e))?;
@@ -200,12 +244,27 @@ fn run(
     handle.metadata().map(|m| m.len()).map_err(|e| io_err("cannot stat", e))
 }
 
+/// One event as the encoder would write it after another: JSON with its leading
+/// separator, CBOR as it is.
+fn encode_item(format: Format, out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> std::io::Result<()> {
+    match format {
+        Format::Json => {
+            out.extend_from_slice(JSON_SEPARATOR);
+            json_events::write_event(out, event)
+        }
+        Format::Binary => cbor_events::write_event(out, event),
+    }
+}
+
+/// What goes between two events of `trace.json`.
+const JSON_SEPARATOR: &[u8] = b",\n";
+
 impl Encoder {
     fn write(&mut self, event: &TraceLowLevelEvent) -> std::io::Result<()> {
         match self {
             Encoder::Json { file, chunk, first } => {
                 if !*first {
-                    chunk.extend_from_slice(b",\n");
+                    chunk.extend_from_slice(JSON_SEPARATOR);
                 }
                 *first = false;
                 json_events::write_event(chunk, event)?;
@@ -238,6 +297,26 @@ impl Encoder {
                 out.flush()
             }
         }
+    }
+
+    /// Appends the events encoded by [`encode_item`] into `from`, after those written.
+    fn append(&mut self, mut from: File) -> std::io::Result<()> {
+        from.seek(SeekFrom::Start(0))?;
+        match self {
+            Encoder::Json { file, chunk, first } => {
+                // The stream opens with the `<toplevel>` events, so these follow some.
+                debug_assert!(!*first, "set-aside events cannot open the stream");
+                file.write_all(chunk)?;
+                chunk.clear();
+                std::io::copy(&mut from, file)?;
+            }
+            Encoder::Binary { out, chunk } => {
+                out.write_all(chunk)?;
+                chunk.clear();
+                std::io::copy(&mut from, out)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the rest and the trailer (the closing bracket, or the zstd seek table).
