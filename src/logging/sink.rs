@@ -59,7 +59,7 @@ impl Sink {
                 }
             },
         };
-        if let Err(error) = file.write_all(line) {
+        if let Err(error) = write_whole(file, line) {
             let failure = fail("write", error);
             self.file = None;
             self.broken = true;
@@ -67,6 +67,31 @@ impl Sink {
         }
         Ok(())
     }
+}
+
+/// Writes all of `line`, or, when the file takes only part of it (a full disk), takes
+/// that part back, so the file holds whole records only (one JSON object per line).
+fn write_whole(file: &mut File, line: &[u8]) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < line.len() {
+        match file.write(&line[written..]) {
+            Ok(0) => return Err(take_back(file, written, std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(take_back(file, written, error)),
+        }
+    }
+    Ok(())
+}
+
+/// Cuts the `written` bytes of an unfinished line off the end of `file`; returns `error`.
+fn take_back(file: &File, written: usize, error: std::io::Error) -> std::io::Error {
+    if written > 0 {
+        if let Ok(metadata) = file.metadata() {
+            let _ = file.set_len(metadata.len().saturating_sub(written as u64));
+        }
+    }
+    error
 }
 
 /// Appending, created 0600, never through a symlink, not inherited by `exec`.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::errors::{ErrorCode, RecorderError, RecorderResult};
+use crate::errors::{ErrorCode, ErrorKind, RecorderError, RecorderResult};
 
 /// The file every trace directory has; its presence marks a directory as a trace.
 pub const METADATA_FILE: &str = "trace_metadata.json";
@@ -73,7 +73,12 @@ impl TraceOutput {
     }
 
     fn move_into_place(&self) -> RecorderResult<PathBuf> {
-        check_replaceable(&self.target)?;
+        check_replaceable(&self.target).map_err(|mut err| {
+            // `prepare` checked the path: what stands there now was put there meanwhile,
+            // by something other than the caller (who gave a good path).
+            err.kind = ErrorKind::Environment;
+            err
+        })?;
         let old = if self.target.exists() {
             let parent = self.target.parent().unwrap_or(Path::new("/"));
             let old = parent.join(format!(".{}.old-{}", self.target.file_name().unwrap_or_default().to_string_lossy(), random_hex(8)?));
