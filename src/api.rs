@@ -15,7 +15,7 @@ use crate::fault_injection;
 use crate::ffi::{guard, to_py_err};
 use crate::policy::{self, Kind, Setting};
 use crate::recorder::writer::Format;
-use crate::recorder::{Capture, Session, SessionConfig, ACTIVE};
+use crate::recorder::{utf8_text, Capture, Session, SessionConfig, ACTIVE};
 use crate::logging::{self, Level};
 use crate::metrics;
 use crate::trace_check;
@@ -33,8 +33,8 @@ pub fn start_recording(
     format: &str,
     program: &Bound<'_, PyAny>,
     args: &Bound<'_, PyAny>,
-    include: Vec<String>,
-    exclude: Vec<String>,
+    include: Vec<Bound<'_, PyString>>,
+    exclude: Vec<Bound<'_, PyString>>,
     skip_prefixes: Vec<String>,
     never_prefixes: Vec<String>,
     capture: &str,
@@ -63,8 +63,8 @@ pub fn start_recording(
             format: Format::parse(format)?,
             program: target_text(program, "the program name (sys.argv[0])")?,
             args: target_args(args)?,
-            include,
-            exclude,
+            include: glob_texts("include", &include)?,
+            exclude: glob_texts("exclude", &exclude)?,
             skip_prefixes,
             never_prefixes,
             capture: Capture::parse(capture)?,
@@ -79,9 +79,27 @@ pub fn start_recording(
     })
 }
 
+/// The `include` or `exclude` globs as text; one holding undecodable bytes (lone
+/// surrogates) could never match a path the recorder sees, so it is refused.
+fn glob_texts(option: &str, globs: &[Bound<'_, PyString>]) -> RecorderResult<Vec<String>> {
+    globs
+        .iter()
+        .map(|glob| {
+            glob.to_str().map(str::to_owned).map_err(|_| {
+                RecorderError::new(
+                    ErrorCode::InvalidPolicyValue,
+                    format!("{option} glob {} holds bytes that are not text (UTF-8); write it as text", shown(glob.as_any())),
+                )
+                .with("option", option)
+            })
+        })
+        .collect()
+}
+
 /// The program's arguments (from `sys.argv` unless the caller gave them, in which case
 /// the Python layer has checked them): each must be a `str`. Text that is not valid
-/// UTF-8 (undecodable bytes of the command line) is kept with replacement characters.
+/// UTF-8 (undecodable bytes of the command line) keeps each such byte as a `\udcxx`
+/// escape, as values do.
 fn target_args(args: &Bound<'_, PyAny>) -> RecorderResult<Vec<String>> {
     let items = args.try_iter().map_err(|_| target_args_error(format!("the program's arguments (sys.argv) are of type {}, not a list", type_name(args))))?;
     let mut out = Vec::new();
@@ -96,7 +114,8 @@ fn target_text(value: &Bound<'_, PyAny>, what: &str) -> RecorderResult<String> {
     let text = value
         .downcast::<PyString>()
         .map_err(|_| target_args_error(format!("{what} is of type {}, not str", type_name(value))).with("argument", what))?;
-    Ok(text.to_string_lossy().into_owned())
+    // SAFETY: a live str object.
+    Ok(unsafe { utf8_text(text.as_ptr()) })
 }
 
 fn target_args_error(message: String) -> RecorderError {
@@ -249,8 +268,13 @@ pub fn configure_policy_from_env(py: Python<'_>) -> PyResult<()> {
 /// `configure_policy` takes it (a bool for a switch, else a str); `source` (a flag, a
 /// variable) is named in the error.
 #[pyfunction]
-pub fn parse_policy_value(py: Python<'_>, field: &str, text: &str, source: &str) -> PyResult<Py<PyAny>> {
-    let setting = guard(py, "parse_policy_value", || policy::parse(policy::field(field)?, text, source))?;
+pub fn parse_policy_value(py: Python<'_>, field: &str, text: &Bound<'_, PyString>, source: &str) -> PyResult<Py<PyAny>> {
+    let setting = guard(py, "parse_policy_value", || {
+        let field = policy::field(field)?;
+        // Undecodable bytes (lone surrogates) of a command line are no accepted value.
+        let text = text.to_str().map_err(|_| policy::invalid(field, &text.to_string_lossy(), source))?;
+        policy::parse(field, text, source)
+    })?;
     let value = match setting {
         Setting::OnRecorderError(choice) => choice.name().into_pyobject(py)?.into_any(),
         Setting::RequireTrace(flag) | Setting::KeepPartialTrace(flag) | Setting::JsonErrors(flag) => {

@@ -2,8 +2,9 @@
 counters as metrics (``otel/`` at the repository root lists every name).
 
 One part per module: ``resource``, ``spans``, ``logs`` (the only user of the underscored
-logs API), ``metrics``, ``exporters`` (lazy), ``bridge`` (which providers, the bounded
-flush, fork). Importing this package imports nothing of OpenTelemetry.
+logs API), ``metrics``, ``exporters`` (lazy), ``drops`` (what full export queues drop,
+counted), ``bridge`` (which providers, the bounded flush, fork). Importing this package
+imports nothing of OpenTelemetry.
 """
 
 from codetracer_recorder.otel.bridge import (

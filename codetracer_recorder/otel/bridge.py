@@ -15,7 +15,10 @@ no bridge: nothing of OpenTelemetry's SDK or exporters is imported and nothing i
 Own providers are flushed and shut down once, at the end of the CLI's run or at exit
 (``atexit``), within ``CODETRACER_OTEL_FLUSH_TIMEOUT`` seconds in total (default 3); a
 failed or late export costs one warning with ``ERR_OTEL_EXPORT``, never a hang or a
-traceback. Nothing here raises into the host once a session runs.
+traceback. Spans and log records their batch processors dropped because the export queue
+was full are counted (``drops``) and reported at that shutdown in one more
+``ERR_OTEL_EXPORT`` warning, with the counts. Nothing here raises into the host once a
+session runs.
 """
 
 import atexit
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from codetracer_recorder import _native
+from codetracer_recorder.otel import drops
 
 DEFAULT_FLUSH_TIMEOUT = 3.0
 FLUSH_TIMEOUT_ENV = "CODETRACER_OTEL_FLUSH_TIMEOUT"
@@ -203,25 +207,29 @@ def _own_bridge() -> Bridge | None:
         return _own
     from codetracer_recorder.otel import exporters
 
+    if not any(exporters.names(signal) for signal in exporters.SIGNALS):
+        return None
+    # Before the exporters are built: they parse OTEL_EXPORTER_OTLP_*HEADERS then.
+    _watch_export_failures()
     timeout = flush_timeout()
     wanted = {signal: exporters.build(signal, timeout) for signal in exporters.SIGNALS}
-    if not any(wanted.values()):
-        return None
     from codetracer_recorder.otel.resource import recorder_resource
 
     resource = recorder_resource()
     tracer_provider = logger_provider = meter_provider = None
+    counters: list[drops.DropCounter] = []
     if wanted["traces"]:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         for exporter in wanted["traces"]:
-            tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+            processor = drops.counted(BatchSpanProcessor(exporter), "spans", counters)
+            tracer_provider.add_span_processor(processor)
     if wanted["logs"]:
         from codetracer_recorder.otel.logs import sdk_logger_provider
 
-        logger_provider = sdk_logger_provider(resource, wanted["logs"])
+        logger_provider = sdk_logger_provider(resource, wanted["logs"], counters)
     if wanted["metrics"]:
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -231,11 +239,10 @@ def _own_bridge() -> Bridge | None:
             metric_readers=readers, resource=resource, shutdown_on_exit=False
         )
     owned = tuple(p for p in (tracer_provider, logger_provider, meter_provider) if p is not None)
-    _watch_export_failures()
     _own = Bridge(tracer_provider, logger_provider, meter_provider, owned)
     _own_pid = os.getpid()
     global _flusher
-    _flusher = _Flusher(owned)
+    _flusher = _Flusher(owned, counters)
     atexit.register(shutdown)
     return _own
 
@@ -296,17 +303,20 @@ def flush_timeout() -> float:
         value = float(text) if text else DEFAULT_FLUSH_TIMEOUT
     except ValueError:
         value = DEFAULT_FLUSH_TIMEOUT
-    return value if value >= 0 else DEFAULT_FLUSH_TIMEOUT
+    # A wait Python accepts: finite, and within what its locks can wait for.
+    return value if 0 <= value <= threading.TIMEOUT_MAX else DEFAULT_FLUSH_TIMEOUT
 
 
 class _Flusher:
     """A daemon thread, started with the providers, that flushes and shuts them down when
     asked. It exists beforehand because no thread can be started once the interpreter
     is exiting (3.12+), and the bound is kept by waiting for it with a timeout: past the
-    bound the process may exit while it still works (daemon threads do not hold exit)."""
+    bound the process may exit while it still works (daemon threads do not hold exit).
+    ``counters`` count what the providers' batch processors drop (``drops``)."""
 
-    def __init__(self, providers: tuple[Any, ...]) -> None:
+    def __init__(self, providers: tuple[Any, ...], counters: list[drops.DropCounter]) -> None:
         self._providers = providers
+        self.counters = counters
         self._asked = threading.Event()
         self.done = threading.Event()
         self._limit = DEFAULT_FLUSH_TIMEOUT
@@ -339,7 +349,8 @@ _flusher: _Flusher | None = None
 def shutdown(timeout: float | None = None) -> bool:
     """Flush and shut down the recorder's own providers within ``timeout`` seconds in
     total (default: :func:`flush_timeout`); True when everything finished in time. Safe to
-    call more than once; runs at exit. The host's providers are never touched."""
+    call more than once; runs at exit. The host's providers are never touched. What the
+    export queues dropped is reported last, in one warning with the counts."""
     global _own, _flusher
     own, flusher, _own, _flusher = _own, _flusher, None, None
     if own is None or flusher is None or _own_pid != os.getpid():
@@ -350,28 +361,50 @@ def shutdown(timeout: float | None = None) -> bool:
         set_listener(None)
     limit = flush_timeout() if timeout is None else timeout
     flusher.ask(limit)
-    if not flusher.done.wait(limit):
+    finished = flusher.done.wait(limit)
+    if not finished:
         warn_export_failed(f"the OpenTelemetry flush did not finish within {limit:g} s")
-        return False
-    return True
+    dropped = drops.report(flusher.counters)
+    if dropped is not None:
+        warn_dropped(dropped)
+    return finished
 
 
 class _ExportFailures(logging.Handler):
-    """Turns the SDK's own export warnings into the recorder's one ERR_OTEL_EXPORT line."""
+    """Turns the SDK's own export warnings into the recorder's one ERR_OTEL_EXPORT line.
+    A batch processor's "Queue full" warning is left out while the drops are counted:
+    :func:`shutdown` reports them with their number. The header parser's warning quotes
+    the header it could not parse, which may be a credential: only the fact is told."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            warn_export_failed(record.getMessage())
+        if record.levelno < logging.WARNING:
+            return
+        if record.name == HEADER_LOGGER:
+            warn_export_failed(
+                "an entry of OTEL_EXPORTER_OTLP_*HEADERS is not name=value (URL-encoded) and "
+                "was ignored; its text is not shown, as it may hold a credential"
+            )
+            return
+        flusher = _flusher
+        if str(record.msg).startswith("Queue full") and flusher is not None and flusher.counters:
+            return
+        warn_export_failed(record.getMessage())
 
+
+HEADER_LOGGER = "opentelemetry.util.re"
+"""Where the OTLP exporters' parser of ``OTEL_EXPORTER_OTLP_*HEADERS`` warns about a
+header it cannot parse, quoting it."""
 
 EXPORT_LOGGERS = (
+    HEADER_LOGGER,
     "opentelemetry.exporter",
     "opentelemetry.sdk._shared_internal",
     "opentelemetry.sdk.trace.export",
     "opentelemetry.sdk._logs._internal.export",
     "opentelemetry.sdk.metrics._internal.export",
 )
-"""The stdlib loggers where the exporters and the batching processors report failures."""
+"""The stdlib loggers where the exporters and the batching processors report failures
+(and the exporters' header parser, bad headers)."""
 
 
 def _watch_export_failures() -> None:
@@ -394,6 +427,24 @@ def warn_export_failed(detail: str) -> None:
         return
     _warned = True
     message = f"OpenTelemetry export failed; telemetry may be lost: {' '.join(detail.split())}"
+    with contextlib.suppress(Exception):  # a warning about telemetry must not break the program
+        _native.log(
+            "warn",
+            message,
+            error_code="ERR_OTEL_EXPORT",
+            target="codetracer_recorder.otel",
+            file=__file__,
+            line=sys._getframe().f_lineno,
+        )
+
+
+def warn_dropped(dropped: str) -> None:
+    """The warning record with ``ERR_OTEL_EXPORT`` that says how many spans and log
+    records the export queues dropped (once, at shutdown, even after the one warning of
+    :func:`warn_export_failed`: the count is news). Nothing is warned after it."""
+    global _warned
+    _warned = True
+    message = f"OpenTelemetry export queue was full; telemetry was lost: {dropped}"
     with contextlib.suppress(Exception):  # a warning about telemetry must not break the program
         _native.log(
             "warn",

@@ -69,7 +69,19 @@ def build(signal: str, timeout: float) -> list[Any]:
             built.append(_console(signal))
             continue
         chosen = {"otlp_proto_grpc": "grpc", "otlp_proto_http": "http/protobuf"}.get(name)
-        built.append(_otlp(signal, chosen or protocol(signal), _otlp_options(signal, timeout)))
+        try:
+            built.append(_otlp(signal, chosen or protocol(signal), _otlp_options(signal, timeout)))
+        except Exception as error:  # noqa: BLE001 (any failure: see below)
+            # The SDK's exporters read OTEL_EXPORTER_OTLP_* when built and raise what
+            # they like (ValueError, UnicodeEncodeError, their own classes) on a bad one.
+            # Its message is left out: it may quote an endpoint's credentials.
+            raise usage_error(
+                "ERR_INVALID_POLICY_VALUE",
+                f"{variable(signal)}={name}: the OTLP exporter refused its settings "
+                f"({type(error).__name__}); check OTEL_EXPORTER_OTLP_ENDPOINT, _TIMEOUT, "
+                "_COMPRESSION, _HEADERS and _CERTIFICATE (and their per-signal forms)",
+                source=variable(signal),
+            ) from None
     return built
 
 

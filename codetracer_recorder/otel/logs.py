@@ -18,6 +18,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger_provi
 from opentelemetry.trace import Span
 
 from codetracer_recorder import _native
+from codetracer_recorder.otel import drops
 from codetracer_recorder.otel.resource import RUN_ID, run_id
 
 SCOPE = "codetracer_recorder"
@@ -109,15 +110,19 @@ def set_listener(listener: Callable[[Mapping[str, Any]], None] | None) -> None:
     _native.set_log_listener(listener)
 
 
-def sdk_logger_provider(resource: Any, exporters: list[Any]) -> Any:
+def sdk_logger_provider(
+    resource: Any, exporters: list[Any], counters: list[drops.DropCounter]
+) -> Any:
     """A LoggerProvider of our own, batching to ``exporters`` (no atexit hook: the
-    recorder's bounded flush shuts it down)."""
+    recorder's bounded flush shuts it down); what its processors drop from a full queue
+    is counted into ``counters``."""
     from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
     provider = SdkLoggerProvider(resource=resource, shutdown_on_exit=False)
     for exporter in exporters:
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        processor = drops.counted(BatchLogRecordProcessor(exporter), "log records", counters)
+        provider.add_log_record_processor(processor)
     return provider
 
 

@@ -7,12 +7,14 @@
 //! lets them all go at `stop`.
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use runtime_tracing::{FunctionId, PathId, TraceLowLevelEvent};
 use rustc_hash::FxHashMap;
 
 use super::filters::Filters;
 use super::frame;
 use super::interner::Interner;
+use super::values::utf8_text;
 use super::variables::{VariableCache, VariableName};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 
@@ -110,7 +112,11 @@ fn describe(
     let attr_err = |err: PyErr| {
         RecorderError::new(ErrorCode::FrameIntrospectionFailed, format!("cannot read a code object's attributes: {err}"))
     };
-    let path: String = code.getattr("co_filename").and_then(|v| v.extract()).map_err(attr_err)?;
+    // A file name that is not UTF-8 (its undecodable bytes are lone surrogates) is
+    // written with `\udcxx` escapes, as values are.
+    let path = code.getattr("co_filename").and_then(|v| Ok(v.downcast_into::<PyString>()?)).map_err(attr_err)?;
+    // SAFETY: a live str object.
+    let path = unsafe { utf8_text(path.as_ptr()) };
     if filters.skip(module, &path).is_some() {
         return Ok(None);
     }
@@ -127,7 +133,10 @@ fn describe(
     let mut params = Vec::with_capacity(n_params);
     let mut slots = Vec::with_capacity(kinds.len());
     for (index, (name, kind)) in slot_names.iter().zip(kinds).enumerate() {
-        let name = names.get(&name, interner, out);
+        let name = name.downcast::<PyString>().map_err(|_| {
+            RecorderError::new(ErrorCode::FrameIntrospectionFailed, format!("a variable name of {qualname} is not a str"))
+        })?;
+        let name = names.get(name, interner, out);
         if index < n_params {
             params.push(Slot { index, kind, name });
         }

@@ -41,6 +41,7 @@ use filters::Filters;
 use interner::Interner;
 use output::{random_hex, TraceOutput, METADATA_FILE, PATHS_FILE};
 use threads::{Frame, Threads, PRIMARY};
+pub(crate) use values::utf8_text;
 use values::{Sink, ValueEncoder};
 use variables::VariableCache;
 use writer::{EventWriter, Format, BATCH_BYTES, BATCH_EVENTS};
@@ -143,7 +144,8 @@ pub struct Session {
     trace_id: String,
     program: String,
     args: Vec<String>,
-    workdir: PathBuf,
+    /// The working directory as text (see [`path_text`]).
+    workdir: String,
     format: Format,
     capture: Capture,
     filters: Filters,
@@ -185,7 +187,7 @@ impl Session {
         };
         let mut session = Session {
             trace_id,
-            workdir: std::env::current_dir().unwrap_or_default(),
+            workdir: path_text(&std::env::current_dir().unwrap_or_default()),
             program: config.program,
             args: config.args,
             format: config.format,
@@ -366,7 +368,10 @@ impl Session {
         let mapping = unsafe { Bound::from_borrowed_ptr(py, mapping) };
         let Ok(mapping) = mapping.downcast::<pyo3::types::PyDict>() else { return };
         for (key, value) in mapping.iter() {
-            let name = self.names.get(&key, sink.interner, sink.out);
+            // A key that is not a str (`globals()[1] = ...`) names no variable; reading
+            // it as text would run its `__str__`.
+            let Ok(key) = key.downcast::<pyo3::types::PyString>() else { continue };
+            let name = self.names.get(key, sink.interner, sink.out);
             if name.dunder || (info.is_module && value.is_instance_of::<pyo3::types::PyModule>()) {
                 continue;
             }
@@ -639,6 +644,21 @@ fn required_trace_not_written(cause: &RecorderError, partial: bool) -> RecorderE
     err.with("cause", cause.code)
 }
 
+/// A path as text: a byte that is not UTF-8 becomes a `\udcxx` escape, as Python's
+/// `surrogateescape` decoding and the recorder's text of such strings have it.
+fn path_text(path: &Path) -> String {
+    use std::fmt::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let mut text = String::new();
+    for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\udc{byte:02x}");
+        }
+    }
+    text
+}
+
 #[derive(Serialize)]
 struct RecorderInfo {
     name: &'static str,
@@ -649,7 +669,7 @@ struct RecorderInfo {
 /// and what the recorder adds.
 #[derive(Serialize)]
 struct Metadata<'a> {
-    workdir: &'a Path,
+    workdir: &'a str,
     program: &'a str,
     args: &'a [String],
     recorder: RecorderInfo,

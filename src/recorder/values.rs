@@ -412,8 +412,8 @@ pub(crate) unsafe fn str_text(obj: *mut ffi::PyObject) -> String {
     text
 }
 
-/// The whole of a `str` as UTF-8.
-unsafe fn utf8_text(obj: *mut ffi::PyObject) -> String {
+/// The whole of a `str` as UTF-8 (lone surrogates as `\udcxx` escapes).
+pub(crate) unsafe fn utf8_text(obj: *mut ffi::PyObject) -> String {
     let mut size: ffi::Py_ssize_t = 0;
     let data = ffi::PyUnicode_AsUTF8AndSize(obj, &mut size);
     if !data.is_null() {

@@ -6,6 +6,7 @@
 //! back to the interner's by-text table for names it has not seen as that object.
 
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use runtime_tracing::{TraceLowLevelEvent, VariableId};
 use rustc_hash::FxHashMap;
 
@@ -29,17 +30,19 @@ pub struct VariableCache {
 }
 
 impl VariableCache {
-    pub fn get(&mut self, name: &Bound<'_, PyAny>, interner: &mut Interner, out: &mut Vec<TraceLowLevelEvent>) -> VariableName {
+    pub fn get(&mut self, name: &Bound<'_, PyString>, interner: &mut Interner, out: &mut Vec<TraceLowLevelEvent>) -> VariableName {
         let address = name.as_ptr() as usize;
         if let Some((known, _)) = self.by_address.get(&address) {
             return *known;
         }
-        let text = name.extract::<String>().unwrap_or_else(|_| name.to_string());
+        // Read from the str's own data (a subclass's methods are never called); a lone
+        // surrogate, which UTF-8 cannot hold, becomes U+FFFD.
+        let text = name.to_string_lossy();
         let dunder = text.len() > 4 && text.starts_with("__") && text.ends_with("__");
         // Dunder names are never recorded, so they get no id (and no event).
         let id = if dunder { VariableId(usize::MAX) } else { interner.variable_id(&text, out) };
         let entry = VariableName { id, secret: is_secret_name(&text), dunder };
-        self.by_address.insert(address, (entry, name.clone().unbind()));
+        self.by_address.insert(address, (entry, name.clone().into_any().unbind()));
         entry
     }
 }

@@ -29,12 +29,15 @@ from tracekit import Program, Run, Trace, child_env, load_trace, looks_like_a_tr
 BOUND = 60.0
 """Seconds any one child process may take, recorded or not."""
 
-_RECORDER_LINE = re.compile(r'^codetracer-recorder: |^\{.*"target": ?"codetracer_recorder"')
+_RECORDER_LINE = re.compile(
+    r'^codetracer-recorder: |^\{.*"target": ?"codetracer_recorder(?:[.:][^"]*)?"|^\{"run_id":'
+)
+"""The recorder's own stderr lines: one-line errors and warnings, JSON log records (of
+any of its targets) and JSON error trailers."""
 
 
 def program_stderr(stderr: str) -> str:
-    """``stderr`` without the recorder's own lines (its one-line errors, warnings and
-    JSON log records): what the program itself wrote."""
+    """``stderr`` without the recorder's own lines: what the program itself wrote."""
     return "".join(
         line for line in stderr.splitlines(keepends=True) if not _RECORDER_LINE.match(line)
     )
