@@ -20,9 +20,7 @@ def _executed_lines(data_file, *programs) -> dict[str, list[int]]:
 
 
 @pytest.mark.timeout(90)
-def test_coverage_sysmon_around_the_recorder_reports_the_same_lines_and_trace(
-    program, tmp_path
-):
+def test_coverage_sysmon_around_the_recorder_reports_the_same_lines_and_trace(program, tmp_path):
     """``COVERAGE_CORE=sysmon python -m coverage run -m codetracer_recorder prog.py``:
     both tools hold a ``sys.monitoring`` tool id (1 and 3) at once. The program behaves
     as plain; the trace is event for event the one recorded without coverage; coverage
@@ -161,9 +159,7 @@ OWN_TOOLS = """
 
 @pytest.mark.parametrize("via", ["cli", "api"])
 @pytest.mark.timeout(60)
-def test_the_programs_own_monitoring_tools_count_the_same_events_recorded(
-    program, tmp_path, via
-):
+def test_the_programs_own_monitoring_tools_count_the_same_events_recorded(program, tmp_path, via):
     """The program runs monitoring tools of its own (ids 2 and 4) while it is recorded,
     one returning DISABLE and later calling ``restart_events()``: it counts the same
     starts, returns, lines and first calls as plain. The trace is complete, holds every
