@@ -24,14 +24,11 @@ session runs.
 import atexit
 import contextlib
 import importlib.util
-import inspect
-import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from codetracer_recorder import _native
@@ -209,8 +206,10 @@ def _own_bridge() -> Bridge | None:
 
     if not any(exporters.names(signal) for signal in exporters.SIGNALS):
         return None
+    from codetracer_recorder.otel import export_failures
+
     # Before the exporters are built: they parse OTEL_EXPORTER_OTLP_*HEADERS then.
-    _watch_export_failures()
+    export_failures.watch()
     timeout = flush_timeout()
     wanted = {signal: exporters.build(signal, timeout) for signal in exporters.SIGNALS}
     from codetracer_recorder.otel.resource import recorder_resource
@@ -292,8 +291,8 @@ def never_prefixes(bridge: Bridge | None) -> list[str]:
         except (ImportError, ValueError):
             continue
         for location in (spec.submodule_search_locations or []) if spec else []:
-            for path in (Path(os.path.abspath(location)), Path(location).resolve()):
-                prefixes.add(str(path) + os.sep)
+            for path in (os.path.abspath(location), os.path.realpath(location)):
+                prefixes.add(path + os.sep)
     return sorted(prefixes)
 
 
@@ -334,7 +333,7 @@ class _Flusher:
             # force_flush first would export the metrics twice.
             left_ms = max(0, int((deadline - time.monotonic()) * 1000))
             try:
-                if "timeout_millis" in inspect.signature(provider.shutdown).parameters:
+                if _takes_timeout(provider.shutdown):
                     provider.shutdown(timeout_millis=left_ms)
                 else:
                     provider.shutdown()
@@ -343,7 +342,24 @@ class _Flusher:
         self.done.set()
 
 
+def _takes_timeout(shutdown: Any) -> bool:
+    """Whether a provider's ``shutdown`` takes ``timeout_millis`` (the SDK's providers
+    differ), read from its code: ``inspect`` would be imported at exit, when the program's
+    own modules may shadow it."""
+    code = getattr(shutdown, "__code__", None)
+    return (
+        code is not None
+        and "timeout_millis" in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    )
+
+
 _flusher: _Flusher | None = None
+
+
+def counting_drops() -> bool:
+    """Whether the own providers' batch processors have their drops counted (``drops``)."""
+    flusher = _flusher
+    return flusher is not None and bool(flusher.counters)
 
 
 def shutdown(timeout: float | None = None) -> bool:
@@ -368,55 +384,6 @@ def shutdown(timeout: float | None = None) -> bool:
     if dropped is not None:
         warn_dropped(dropped)
     return finished
-
-
-class _ExportFailures(logging.Handler):
-    """Turns the SDK's own export warnings into the recorder's one ERR_OTEL_EXPORT line.
-    A batch processor's "Queue full" warning is left out while the drops are counted:
-    :func:`shutdown` reports them with their number. The header parser's warning quotes
-    the header it could not parse, which may be a credential: only the fact is told."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < logging.WARNING:
-            return
-        if record.name == HEADER_LOGGER:
-            warn_export_failed(
-                "an entry of OTEL_EXPORTER_OTLP_*HEADERS is not name=value (URL-encoded) and "
-                "was ignored; its text is not shown, as it may hold a credential"
-            )
-            return
-        flusher = _flusher
-        if str(record.msg).startswith("Queue full") and flusher is not None and flusher.counters:
-            return
-        warn_export_failed(record.getMessage())
-
-
-HEADER_LOGGER = "opentelemetry.util.re"
-"""Where the OTLP exporters' parser of ``OTEL_EXPORTER_OTLP_*HEADERS`` warns about a
-header it cannot parse, quoting it."""
-
-EXPORT_LOGGERS = (
-    HEADER_LOGGER,
-    "opentelemetry.exporter",
-    "opentelemetry.sdk._shared_internal",
-    "opentelemetry.sdk.trace.export",
-    "opentelemetry.sdk._logs._internal.export",
-    "opentelemetry.sdk.metrics._internal.export",
-)
-"""The stdlib loggers where the exporters and the batching processors report failures
-(and the exporters' header parser, bad headers)."""
-
-
-def _watch_export_failures() -> None:
-    """The exporters log each failed try (and a traceback for some) to their stdlib
-    loggers; with our own providers those records become one warning instead of pages on
-    stderr (``propagate`` off for these loggers only: the rest of OpenTelemetry's logging
-    is left to the host)."""
-    for name in EXPORT_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _ExportFailures) for h in logger.handlers):
-            logger.addHandler(_ExportFailures(logging.WARNING))
-        logger.propagate = False
 
 
 def warn_export_failed(detail: str) -> None:
