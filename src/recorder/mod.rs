@@ -424,10 +424,11 @@ impl Session {
         self.check_sent(sent);
     }
 
-    /// A message the writer did not take means it has stopped: recording has failed.
+    /// A message the writer did not take means it has stopped: recording has failed,
+    /// with the writer's own error (so it is reported once, saying why).
     fn check_sent(&mut self, sent: Result<(), ()>) {
         if sent.is_err() && self.failure.is_none() {
-            self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
+            self.failure = Some(self.writer.stop_error());
         }
     }
 
@@ -476,9 +477,8 @@ impl Session {
     pub fn flush(&mut self, py: Python<'_>) -> RecorderResult<()> {
         if !self.failed() {
             self.send_batch();
-            if self.writer.flush().is_err() && !self.failed() {
-                self.failure = Some(RecorderError::new(ErrorCode::Io, "the trace writer stopped (see the error at stop)"));
-            }
+            let flushed = self.writer.flush();
+            self.check_sent(flushed);
             if self.failed() {
                 self.detach(py);
             }
@@ -520,8 +520,6 @@ impl Session {
         let mut events_closed = written.is_ok();
         let mut failure = match (written, failure) {
             (Ok(_), failure) => failure,
-            // A session-side ERR_IO only says that the writer stopped; the writer says why.
-            (Err(err), Some(first)) if first.code == ErrorCode::Io => Some(err),
             (Err(_), Some(first)) => Some(first),
             (Err(err), None) => Some(err),
         };
@@ -582,7 +580,7 @@ impl Session {
             error: None,
         };
         let Some(mut err) = failure else { return Ok(summary) };
-        // Reported already, unless the writer's own error has replaced its stand-in.
+        // Reported already by `detach`, unless it came at stop.
         let new = reported.as_ref() != Some(&err);
         if let Some(path) = &summary.path {
             err = err.with("partial_trace", path.display());

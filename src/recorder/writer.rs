@@ -95,6 +95,8 @@ pub struct EventWriter {
     /// (and page-faulted in) again for every batch.
     spent: Receiver<Vec<TraceLowLevelEvent>>,
     thread: Option<JoinHandle<RecorderResult<u64>>>,
+    /// The thread's result, once taken early by [`EventWriter::stop_error`].
+    ended: Option<RecorderResult<u64>>,
 }
 
 impl EventWriter {
@@ -107,7 +109,7 @@ impl EventWriter {
             .name("codetracer-writer".to_owned())
             .spawn(move || run(file, &path, format, inbox, recycle))
             .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))?;
-        Ok(EventWriter { queue: Some(queue), spent, thread: Some(thread) })
+        Ok(EventWriter { queue: Some(queue), spent, thread: Some(thread), ended: None })
     }
 
     /// An empty batch with room for [`BATCH_EVENTS`] events, reused when one is back.
@@ -142,9 +144,28 @@ impl EventWriter {
         wait.recv().map_err(|_| ())
     }
 
+    /// Why the writer stopped, once it did not take a message: its thread has ended
+    /// (or is ending) with its error, which [`EventWriter::finish`] returns again.
+    pub fn stop_error(&mut self) -> RecorderError {
+        let result = self.join();
+        let err = match &result {
+            Err(err) => err.clone(),
+            Ok(_) => RecorderError::new(ErrorCode::Io, "the trace writer stopped"),
+        };
+        self.ended = Some(result);
+        err
+    }
+
     /// Closes the queue, waits for the thread and returns the bytes written.
     pub fn finish(mut self) -> RecorderResult<u64> {
+        self.join()
+    }
+
+    fn join(&mut self) -> RecorderResult<u64> {
         self.queue = None;
+        if let Some(result) = self.ended.take() {
+            return result;
+        }
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(RecorderError::new(ErrorCode::Panic, "the trace writer thread panicked").with("site", "writer")),
