@@ -116,6 +116,13 @@ def is_recording() -> bool:
 def active_trace_id() -> str | None:
     """The trace id of the active session, or None."""
 
+def pause_for_fork() -> None:
+    """Before ``os.fork()``: the active session's writer thread writes what is queued and
+    stops, so the process forks with no thread of the recorder's."""
+
+def resume_after_fork() -> None:
+    """After ``os.fork()``, in the parent: the writer thread starts again."""
+
 def detach_after_fork() -> None:
     """Registered with ``os.register_at_fork(after_in_child=...)``: a forked child lets go
     of the parent's session without writing anything, and runs on unrecorded."""

@@ -41,7 +41,8 @@ Globs match module names (mypkg.*) and file paths (*/vendor/*); * crosses dots a
 
 exit status:
   the program's own, as python would give it: sys.exit(n) gives n, an uncaught exception
-  gives 1 after its usual traceback, Ctrl-C gives 130. The trace is written in every case.
+  gives 1 after its usual traceback, Ctrl-C ends it by SIGINT (a shell shows 130), SIGTERM
+  by SIGTERM. The trace is written in every case.
   2 when the program was not started: a bad command line or input (unreadable script,
   unknown module or format, trace dir that is a file) or a recorder that cannot start.
   When the recorder fails while recording a program that succeeded (under the default
@@ -109,8 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args=target.args,
                 policy=overrides,
             )
-            with _sigterm_ends_the_recording():
-                return _record(target, session)
+            with _sigterm_ends_the_recording(session):
+                status, interrupted = _record(target, session)
+        if interrupted:
+            _die_by_sigint()
+        return status
     except RecorderError as error:
         # Whatever its kind, an error before the program started means it did not run.
         _report(error)
@@ -244,40 +248,60 @@ def _set_otel_variables(options: argparse.Namespace) -> None:
             os.environ[variable] = value
 
 
-class _Terminated(SystemExit):
-    """SIGTERM, raised in the program's main thread so the recording ends normally."""
+_sigterm_handler: Any = None
+"""The SIGTERM handler :func:`_sigterm_ends_the_recording` installed, while it is."""
 
 
 @contextlib.contextmanager
-def _sigterm_ends_the_recording() -> Iterator[None]:
-    """While the program runs, SIGTERM (whose default action kills at once, no atexit)
-    raises :class:`_Terminated` in the main thread, so the trace is finished and the
-    telemetry flushed within its bound; then the process ends by SIGTERM after all, so its
-    parent sees the same status. A program that sets its own SIGTERM handler keeps it; a
-    forked child dies by the signal as it would without the recorder."""
-    pid = os.getpid()
-    terminated = False
+def _sigterm_ends_the_recording(session: TraceSession) -> Iterator[None]:
+    """While the program runs, SIGTERM (whose default action kills at once: no
+    ``finally``, no atexit, buffered output lost) first finishes the trace and flushes the
+    telemetry within its bound, from the handler, without unwinding the program; then the
+    process dies by SIGTERM as it would have. A program that sets its own SIGTERM handler
+    keeps it; a forked child gets the default back (:func:`_default_sigterm_in_child`)."""
+    global _sigterm_handler
 
     def handle(signum: int, frame: object) -> None:
-        nonlocal terminated
-        if os.getpid() != pid:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        terminated = True
-        raise _Terminated(128 + signal.SIGTERM)
+        try:
+            session.stop(exit_code=128 + signum)
+        except RecorderError as error:
+            _report(error)
+        telemetry.shutdown()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _sigterm_handler = handle
         signal.signal(signal.SIGTERM, handle)
     try:
         yield
     finally:
+        _sigterm_handler = None
         telemetry.shutdown()
-        if terminated:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _default_sigterm_in_child() -> None:
+    """A forked child is not recorded, so SIGTERM kills it at once, as without the
+    recorder (a child stuck in C code would never run a Python handler)."""
+    if _sigterm_handler is not None and signal.getsignal(signal.SIGTERM) is _sigterm_handler:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
+def _die_by_sigint() -> None:
+    """End as Python ends after an uncaught KeyboardInterrupt: atexit handlers, flushed
+    output, then death by SIGINT, so the parent (a shell) sees the interrupt. Should the
+    signal not kill (blocked), the status is 130."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(exit_status.INTERRUPTED)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -384,27 +408,29 @@ def _target(parser: argparse.ArgumentParser, options: argparse.Namespace) -> Tar
     return load_script(script, args)
 
 
-def _record(target: Target, session: TraceSession) -> int:
-    """Run the program and end it as Python would; the trace is written whatever it did."""
-    status = _run(target)
+def _record(target: Target, session: TraceSession) -> tuple[int, bool]:
+    """Run the program and end it as Python would; the trace is written whatever it did.
+    Returns the exit status, and whether an uncaught KeyboardInterrupt ended the program."""
+    status, interrupted = _run(target)
     _join_threads()
     try:
         session.stop(exit_code=status)
     except RecorderError as error:
         _report(error)
-        return status or exit_status.of_recorder_error(error)
-    return status
+        return status or exit_status.of_recorder_error(error), interrupted
+    return status, interrupted
 
 
-def _run(target: Target) -> int:
-    """The program's exit status, its traceback printed as Python would print it."""
+def _run(target: Target) -> tuple[int, bool]:
+    """The program's exit status, its traceback printed as Python would print it, and
+    whether it was an uncaught KeyboardInterrupt."""
     try:
         target.run()
     except SystemExit as system_exit:
-        return exit_status.of_system_exit(system_exit)
+        return exit_status.of_system_exit(system_exit), False
     except BaseException as error:  # noqa: BLE001 - whatever the program raises ends it
-        return exit_status.of_uncaught(error)
-    return 0
+        return exit_status.of_uncaught(error), isinstance(error, KeyboardInterrupt)
+    return 0, False
 
 
 def _join_threads() -> None:

@@ -24,9 +24,14 @@ FORMATS: tuple[str, ...] = get_args(Format)
 CAPTURES: tuple[str, ...] = get_args(Capture)
 
 
-# A forked child must not write into its parent's trace (nor wait for the parent's
-# writer thread, which does not exist in the child).
-os.register_at_fork(after_in_child=_native.detach_after_fork)
+# The recorder's writer thread stops across a fork, so the process forks single-threaded
+# (as Python wants: it warns otherwise) and the child gets no writer in mid-write. A
+# forked child must not write into its parent's trace: it detaches.
+os.register_at_fork(
+    before=_native.pause_for_fork,
+    after_in_parent=_native.resume_after_fork,
+    after_in_child=_native.detach_after_fork,
+)
 
 
 class StartOptions(TypedDict, total=False):
@@ -83,14 +88,15 @@ class TraceSession:
         global _active
         if self.summary is not None:
             return self.summary
+        if self._pid != os.getpid():
+            return self._summary_in_forked_child()
         if _active is not self:
             raise usage_error(
                 "ERR_NOT_TRACING",
                 f"trace {self.trace_id} is no longer recording",
                 trace_id=self.trace_id,
             )
-        # Only the process that started the session ends its span (not a forked child).
-        bridge = self._otel if self._pid == os.getpid() else None
+        bridge = self._otel
         try:
             self.summary = _native.stop_recording(exit_code)
         except RecorderError as error:
@@ -101,6 +107,23 @@ class TraceSession:
             # directory): stopping this object again must not stop a later session.
             _active = None
         telemetry.session_stopped(bridge, self.trace_id, self.summary, None)
+        return self.summary
+
+    def _summary_in_forked_child(self) -> dict[str, Any]:
+        """In a child forked while this session recorded, nothing was recorded (the child
+        detached at the fork) and the trace is the parent's to finish: stopping changes
+        nothing, and says so with no trace and no counts."""
+        global _active
+        if _active is self:
+            _active = None
+        self.summary = {
+            "path": None,
+            "format": self.format,
+            "trace_id": self.trace_id,
+            **dict.fromkeys(("events", "calls", "steps", "values", "bytes"), 0),
+            "partial": False,
+            "error": None,
+        }
         return self.summary
 
     def flush(self) -> None:

@@ -3,6 +3,8 @@ returns the Error, and the trace ends with the program's exit status."""
 
 from __future__ import annotations
 
+import signal
+
 from tracekit import ErrorValue, run_python
 
 CAUGHT = """
@@ -134,15 +136,19 @@ def test_exception_chain_inside_handler_is_recorded(program, record):
     assert run.trace.returns("parse") == [ErrorValue("RuntimeError: unparseable")]
 
 
-def test_ctrl_c_exits_130_after_the_usual_traceback(program, record):
+def test_ctrl_c_ends_the_program_by_sigint_after_the_usual_traceback(program, record):
+    """As Python does: the parent (a shell) sees death by SIGINT, shown as 130; the
+    trace records the 130 the shell shows."""
     prog = program("""
         def wait():
             raise KeyboardInterrupt
 
         wait()
     """)
+    plain = run_python([prog.path], cwd=prog.path.parent)
     run = record(prog)
-    assert run.returncode == 130, run
+    assert plain.returncode == run.returncode == -signal.SIGINT, run
+    assert run.err == plain.err
     assert run.stderr.startswith("Traceback (most recent call last):\n")
     assert run.stderr.endswith("KeyboardInterrupt\n")
     assert run.trace.returns("wait") == [ErrorValue("KeyboardInterrupt")]

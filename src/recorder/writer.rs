@@ -86,6 +86,8 @@ enum Message {
     Rejoin(usize),
     /// Everything sent before is written and flushed when the sender hears back.
     Flush(SyncSender<()>),
+    /// Stop the thread, keeping its state, for a `fork()` ([`EventWriter::pause`]).
+    Park,
 }
 
 /// Handle to the writer thread.
@@ -94,8 +96,10 @@ pub struct EventWriter {
     /// Emptied batches coming back, so their memory is reused rather than allocated
     /// (and page-faulted in) again for every batch.
     spent: Receiver<Vec<TraceLowLevelEvent>>,
-    thread: Option<JoinHandle<RecorderResult<u64>>>,
-    /// The thread's result, once taken early by [`EventWriter::stop_error`].
+    thread: Option<JoinHandle<Ended>>,
+    /// The thread's state while it is stopped for a fork ([`EventWriter::pause`]).
+    parked: Option<Box<WriterState>>,
+    /// The thread's result, once taken early (see [`EventWriter::stop_error`]).
     ended: Option<RecorderResult<u64>>,
 }
 
@@ -104,12 +108,8 @@ impl EventWriter {
         let file = create_private_file(path)?;
         let (queue, inbox) = sync_channel(QUEUE_BATCHES);
         let (recycle, spent) = sync_channel(QUEUE_BATCHES + 1);
-        let path = path.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("codetracer-writer".to_owned())
-            .spawn(move || run(file, &path, format, inbox, recycle))
-            .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))?;
-        Ok(EventWriter { queue: Some(queue), spent, thread: Some(thread), ended: None })
+        let state = WriterState::open(file, path, format, inbox, recycle)?;
+        Ok(EventWriter { queue: Some(queue), spent, thread: Some(start_thread(state)?), parked: None, ended: None })
     }
 
     /// An empty batch with room for [`BATCH_EVENTS`] events, reused when one is back.
@@ -120,10 +120,7 @@ impl EventWriter {
     /// Queues a batch; blocks while the queue is full. An error means the writer has
     /// stopped (its error is reported by [`EventWriter::finish`]).
     pub fn send(&self, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
-        match &self.queue {
-            Some(queue) => queue.send(Message::Events(batch)).map_err(|_| ()),
-            None => Err(()),
-        }
+        self.queue.as_ref().ok_or(())?.send(Message::Events(batch)).map_err(|_| ())
     }
 
     /// Sets `batch` aside for the thread at `index` (see [`Message::SetAside`]).
@@ -142,6 +139,29 @@ impl EventWriter {
         let (done, wait) = sync_channel(1);
         queue.send(Message::Flush(done)).map_err(|_| ())?;
         wait.recv().map_err(|_| ())
+    }
+
+    /// Before `fork()`: the thread writes what is queued and ends, keeping its state, so
+    /// the process forks with one thread (Python warns about forking a multi-threaded
+    /// process, and a child must not inherit a writer in the middle of a write).
+    pub fn pause(&mut self) {
+        let Some(queue) = &self.queue else { return };
+        let Some(thread) = self.thread.take() else { return };
+        // A thread that has failed has ended without reading this: its result says why.
+        let _ = queue.send(Message::Park);
+        match thread.join() {
+            Ok(Ended::Parked(state)) => self.parked = Some(state),
+            Ok(Ended::Finished(result)) => self.ended = Some(result),
+            Err(_) => self.ended = Some(Err(writer_panicked())),
+        }
+    }
+
+    /// After `fork()`, in the parent: the thread starts again where it stopped.
+    pub fn resume(&mut self) -> RecorderResult<()> {
+        if let Some(state) = self.parked.take() {
+            self.thread = Some(start_thread(*state)?);
+        }
+        Ok(())
     }
 
     /// Why the writer stopped, once it did not take a message: its thread has ended
@@ -166,9 +186,13 @@ impl EventWriter {
         if let Some(result) = self.ended.take() {
             return result;
         }
+        if let Some(state) = self.parked.take() {
+            return state.finish();
+        }
         match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(RecorderError::new(ErrorCode::Panic, "the trace writer thread panicked").with("site", "writer")),
+            Some(Ok(Ended::Finished(result))) => result,
+            Some(Ok(Ended::Parked(state))) => state.finish(),
+            Some(Err(_)) => Err(writer_panicked()),
             None => Err(RecorderError::new(ErrorCode::NotTracing, "the trace writer was already finished")),
         }
     }
@@ -183,6 +207,17 @@ impl Drop for EventWriter {
     }
 }
 
+fn writer_panicked() -> RecorderError {
+    RecorderError::new(ErrorCode::Panic, "the trace writer thread panicked").with("site", "writer")
+}
+
+fn start_thread(state: WriterState) -> RecorderResult<JoinHandle<Ended>> {
+    std::thread::Builder::new()
+        .name("codetracer-writer".to_owned())
+        .spawn(move || state.serve())
+        .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))
+}
+
 /// Bytes of encoded events collected before they go to the file (or to zstd).
 const CHUNK: usize = 1 << 20;
 
@@ -193,76 +228,136 @@ enum Encoder {
     Binary { out: zeekstd::Encoder<'static, File>, chunk: Vec<u8> },
 }
 
-fn run(
-    file: File,
-    path: &PathBuf,
+/// How the writer thread ended.
+enum Ended {
+    /// The queue closed, or writing failed: the bytes written, or the error.
+    Finished(RecorderResult<u64>),
+    /// Stopped for a fork ([`Message::Park`]): all received so far is written.
+    Parked(Box<WriterState>),
+}
+
+/// Everything the writer thread owns, kept across a pause for `fork()`.
+struct WriterState {
+    path: PathBuf,
     format: Format,
+    /// A second handle on the events file, to sync it and read its size at the end.
+    handle: File,
+    encoder: Encoder,
+    /// Scratch files of the events set aside, by thread index.
+    set_aside: FxHashMap<usize, File>,
+    /// Reused buffer for encoding events that are set aside.
+    encoded: Vec<u8>,
     inbox: Receiver<Message>,
     recycle: SyncSender<Vec<TraceLowLevelEvent>>,
-) -> RecorderResult<u64> {
-    let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, path, &err);
-    // A second handle on the same file, to sync it and read its size at the end.
-    let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
-    let mut encoder = match format {
-        Format::Json => {
-            let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
-            chunk.extend_from_slice(b"[\n");
-            Encoder::Json { file, chunk, first: true }
-        }
-        Format::Binary => {
-            let mut file = file;
-            file.write_all(&BINARY_HEADER).map_err(|e| io_err("cannot write", e))?;
-            let zstd_error = |why: String| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {why}"));
-            let options = zeekstd::EncodeOptions::try_new().ok_or_else(|| zstd_error("out of memory".to_owned()))?;
-            let out = options
-                .compression_level(ZSTD_LEVEL)
-                .into_encoder(file)
-                .map_err(|e| zstd_error(e.to_string()))?;
-            Encoder::Binary { out, chunk: Vec::with_capacity(CHUNK + (64 << 10)) }
-        }
-    };
-    let scratch_dir = path.parent().unwrap_or(Path::new("."));
-    let mut set_aside: FxHashMap<usize, File> = FxHashMap::default();
-    let mut encoded = Vec::new();
-    for message in inbox {
-        match message {
-            Message::Events(mut batch) => {
-                // Test builds only: a failure or panic injected here (see `fault_injection.rs`).
-                fault_injection::hit_io("writer").map_err(|e| io_err("cannot write", e))?;
-                for event in &batch {
-                    encoder.write(event).map_err(|e| io_err("cannot write", e))?;
-                }
-                batch.clear();
-                let _ = recycle.try_send(batch);
+}
+
+impl WriterState {
+    fn open(
+        file: File,
+        path: &Path,
+        format: Format,
+        inbox: Receiver<Message>,
+        recycle: SyncSender<Vec<TraceLowLevelEvent>>,
+    ) -> RecorderResult<Self> {
+        let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, path, &err);
+        let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
+        let encoder = match format {
+            Format::Json => {
+                let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
+                chunk.extend_from_slice(b"[\n");
+                Encoder::Json { file, chunk, first: true }
             }
-            Message::SetAside(index, mut batch) => {
-                let file = match set_aside.entry(index) {
-                    Entry::Occupied(entry) => entry.into_mut(),
-                    Entry::Vacant(entry) => entry.insert(create_scratch_file(scratch_dir)?),
-                };
-                fault_injection::hit_io("set_aside").map_err(|e| io_err("cannot write a scratch file in", e))?;
-                encoded.clear();
-                for event in &batch {
-                    encode_item(format, &mut encoded, event).map_err(|e| io_err("cannot encode", e))?;
-                }
-                file.write_all(&encoded).map_err(|e| io_err("cannot write a scratch file in", e))?;
-                batch.clear();
-                let _ = recycle.try_send(batch);
+            Format::Binary => {
+                let mut file = file;
+                file.write_all(&BINARY_HEADER).map_err(|e| io_err("cannot write", e))?;
+                let zstd_error = |why: String| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {why}"));
+                let options = zeekstd::EncodeOptions::try_new().ok_or_else(|| zstd_error("out of memory".to_owned()))?;
+                let out = options
+                    .compression_level(ZSTD_LEVEL)
+                    .into_encoder(file)
+                    .map_err(|e| zstd_error(e.to_string()))?;
+                Encoder::Binary { out, chunk: Vec::with_capacity(CHUNK + (64 << 10)) }
             }
-            Message::Rejoin(index) => {
-                if let Some(file) = set_aside.remove(&index) {
-                    encoder.append(file).map_err(|e| io_err("cannot copy a scratch file into", e))?;
-                }
-            }
-            Message::Flush(done) => {
-                encoder.flush().map_err(|e| io_err("cannot flush", e))?;
-                let _ = done.send(());
+        };
+        Ok(WriterState {
+            path: path.to_path_buf(),
+            format,
+            handle,
+            encoder,
+            set_aside: FxHashMap::default(),
+            encoded: Vec::new(),
+            inbox,
+            recycle,
+        })
+    }
+
+    /// The thread's body: messages in order until the queue closes, a write fails, or
+    /// a pause for `fork()`.
+    fn serve(mut self) -> Ended {
+        loop {
+            let Ok(message) = self.inbox.recv() else { return Ended::Finished(self.finish()) };
+            match self.handle_message(message) {
+                Ok(true) => {}
+                Ok(false) => return Ended::Parked(Box::new(self)),
+                Err(err) => return Ended::Finished(Err(err)),
             }
         }
     }
-    encoder.finish().map_err(|e| io_err("cannot finish", e))?;
-    handle.sync_all().map_err(|e| io_err("cannot sync", e))?;
-    handle.metadata().map(|m| m.len()).map_err(|e| io_err("cannot stat", e))
+
+    fn io_err(&self, action: &str, err: std::io::Error) -> RecorderError {
+        RecorderError::io(action, &self.path, &err)
+    }
+
+    /// Handles one message; false for [`Message::Park`], after which the thread stops.
+    fn handle_message(&mut self, message: Message) -> RecorderResult<bool> {
+        match message {
+            Message::Events(mut batch) => {
+                // Test builds only: a failure or panic injected here (see `fault_injection.rs`).
+                fault_injection::hit_io("writer").map_err(|e| self.io_err("cannot write", e))?;
+                for event in &batch {
+                    self.encoder.write(event).map_err(|e| self.io_err("cannot write", e))?;
+                }
+                batch.clear();
+                let _ = self.recycle.try_send(batch);
+            }
+            Message::SetAside(index, mut batch) => {
+                let scratch_dir = self.path.parent().unwrap_or(Path::new("."));
+                let file = match self.set_aside.entry(index) {
+                    Entry::Occupied(entry) => entry.into_mut(),
+                    Entry::Vacant(entry) => entry.insert(create_scratch_file(scratch_dir)?),
+                };
+                let failed = |e| RecorderError::io("cannot write a scratch file in", scratch_dir, &e);
+                fault_injection::hit_io("set_aside").map_err(failed)?;
+                self.encoded.clear();
+                for event in &batch {
+                    encode_item(self.format, &mut self.encoded, event).map_err(failed)?;
+                }
+                file.write_all(&self.encoded).map_err(failed)?;
+                batch.clear();
+                let _ = self.recycle.try_send(batch);
+            }
+            Message::Rejoin(index) => {
+                if let Some(file) = self.set_aside.remove(&index) {
+                    self.encoder.append(file).map_err(|e| self.io_err("cannot copy a scratch file into", e))?;
+                }
+            }
+            Message::Flush(done) => {
+                self.encoder.flush().map_err(|e| self.io_err("cannot flush", e))?;
+                let _ = done.send(());
+            }
+            Message::Park => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Writes the rest and the format's trailer, syncs, and returns the file's size.
+    fn finish(self) -> RecorderResult<u64> {
+        let WriterState { path, handle, encoder, .. } = self;
+        let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, &path, &err);
+        encoder.finish().map_err(|e| io_err("cannot finish", e))?;
+        handle.sync_all().map_err(|e| io_err("cannot sync", e))?;
+        handle.metadata().map(|m| m.len()).map_err(|e| io_err("cannot stat", e))
+    }
 }
 
 /// One event as the encoder would write it after another: JSON with its leading
