@@ -8,6 +8,7 @@
 
 mod cbor_events;
 mod code_registry;
+pub mod encoder;
 mod filters;
 mod frame;
 mod interner;

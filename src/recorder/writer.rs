@@ -2,7 +2,7 @@
 //!
 //! The recording side (the `sys.monitoring` callbacks) only fills batches of events;
 //! whole batches cross a bounded channel ([`QUEUE_BATCHES`] deep) to this thread, which
-//! serialises them as JSON or as CBOR in a seekable zstd stream and writes them out. The
+//! encodes them (`encoder.rs`) and writes them out. The
 //! bounded queue keeps memory bounded (at most `QUEUE_BATCHES + 2` batches of at most
 //! `BATCH_EVENTS` events and about `BATCH_BYTES` of values each): when the writer falls
 //! behind, the recording thread waits for it (no event is dropped).
@@ -14,7 +14,7 @@
 
 use std::collections::hash_map::Entry;
 use std::fs::File;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use runtime_tracing::TraceLowLevelEvent;
 use rustc_hash::FxHashMap;
 
-use super::{cbor_events, json_events};
+use super::encoder::{encode_item, Encoder};
 use super::output::{create_private_file, create_scratch_file};
 use crate::errors::{ErrorCode, RecorderError, RecorderResult};
 use crate::fault_injection;
@@ -34,14 +34,6 @@ pub const BATCH_EVENTS: usize = 16 * 1024;
 pub const BATCH_BYTES: usize = 4 << 20;
 /// Batches that may wait in the queue before the recording thread blocks.
 pub const QUEUE_BATCHES: usize = 4;
-
-/// zstd's fastest regular level: traces are highly repetitive, so it already shrinks
-/// them about a hundredfold, and the writer thread must keep up with the program.
-const ZSTD_LEVEL: i32 = 1;
-
-/// The first 8 bytes of a `trace.bin`: CodeTracer's magic and format version 1
-/// (CBOR events in a seekable zstd stream), as `runtime_tracing`'s reader expects.
-const BINARY_HEADER: [u8; 8] = [0xC0, 0xDE, 0x72, 0xAC, 0xE2, 0x01, 0x00, 0x00];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -218,16 +210,6 @@ fn start_thread(state: WriterState) -> RecorderResult<JoinHandle<Ended>> {
         .map_err(|err| RecorderError::new(ErrorCode::Io, format!("cannot start the trace writer thread: {err}")))
 }
 
-/// Bytes of encoded events collected before they go to the file (or to zstd).
-const CHUNK: usize = 1 << 20;
-
-/// Where encoded events go. Both encode into `chunk` and hand it on when full: JSON text
-/// straight to the file, CBOR items to the zstd encoder (which writes whole frames).
-enum Encoder {
-    Json { file: File, chunk: Vec<u8>, first: bool },
-    Binary { out: zeekstd::Encoder<'static, File>, chunk: Vec<u8> },
-}
-
 /// How the writer thread ended.
 enum Ended {
     /// The queue closed, or writing failed: the bytes written, or the error.
@@ -261,24 +243,7 @@ impl WriterState {
     ) -> RecorderResult<Self> {
         let io_err = |action: &str, err: std::io::Error| RecorderError::io(action, path, &err);
         let handle = file.try_clone().map_err(|e| io_err("cannot open", e))?;
-        let encoder = match format {
-            Format::Json => {
-                let mut chunk = Vec::with_capacity(CHUNK + (64 << 10));
-                chunk.extend_from_slice(b"[\n");
-                Encoder::Json { file, chunk, first: true }
-            }
-            Format::Binary => {
-                let mut file = file;
-                file.write_all(&BINARY_HEADER).map_err(|e| io_err("cannot write", e))?;
-                let zstd_error = |why: String| RecorderError::new(ErrorCode::Io, format!("cannot start zstd encoding: {why}"));
-                let options = zeekstd::EncodeOptions::try_new().ok_or_else(|| zstd_error("out of memory".to_owned()))?;
-                let out = options
-                    .compression_level(ZSTD_LEVEL)
-                    .into_encoder(file)
-                    .map_err(|e| zstd_error(e.to_string()))?;
-                Encoder::Binary { out, chunk: Vec::with_capacity(CHUNK + (64 << 10)) }
-            }
-        };
+        let encoder = Encoder::new(file, format).map_err(|e| io_err("cannot write", e))?;
         Ok(WriterState {
             path: path.to_path_buf(),
             format,
@@ -357,95 +322,5 @@ impl WriterState {
         encoder.finish().map_err(|e| io_err("cannot finish", e))?;
         handle.sync_all().map_err(|e| io_err("cannot sync", e))?;
         handle.metadata().map(|m| m.len()).map_err(|e| io_err("cannot stat", e))
-    }
-}
-
-/// One event as the encoder would write it after another: JSON with its leading
-/// separator, CBOR as it is.
-fn encode_item(format: Format, out: &mut Vec<u8>, event: &TraceLowLevelEvent) -> std::io::Result<()> {
-    match format {
-        Format::Json => {
-            out.extend_from_slice(JSON_SEPARATOR);
-            json_events::write_event(out, event)
-        }
-        Format::Binary => cbor_events::write_event(out, event),
-    }
-}
-
-/// What goes between two events of `trace.json`.
-const JSON_SEPARATOR: &[u8] = b",\n";
-
-impl Encoder {
-    fn write(&mut self, event: &TraceLowLevelEvent) -> std::io::Result<()> {
-        match self {
-            Encoder::Json { file, chunk, first } => {
-                if !*first {
-                    chunk.extend_from_slice(JSON_SEPARATOR);
-                }
-                *first = false;
-                json_events::write_event(chunk, event)?;
-                if chunk.len() >= CHUNK {
-                    file.write_all(chunk)?;
-                    chunk.clear();
-                }
-            }
-            Encoder::Binary { out, chunk } => {
-                cbor_events::write_event(chunk, event)?;
-                if chunk.len() >= CHUNK {
-                    out.write_all(chunk)?;
-                    chunk.clear();
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Encoder::Json { file, chunk, .. } => {
-                file.write_all(chunk)?;
-                chunk.clear();
-                Ok(())
-            }
-            Encoder::Binary { out, chunk } => {
-                out.write_all(chunk)?;
-                chunk.clear();
-                out.flush()
-            }
-        }
-    }
-
-    /// Appends the events encoded by [`encode_item`] into `from`, after those written.
-    fn append(&mut self, mut from: File) -> std::io::Result<()> {
-        from.seek(SeekFrom::Start(0))?;
-        match self {
-            Encoder::Json { file, chunk, first } => {
-                // The stream opens with the `<toplevel>` events, so these follow some.
-                debug_assert!(!*first, "set-aside events cannot open the stream");
-                file.write_all(chunk)?;
-                chunk.clear();
-                std::io::copy(&mut from, file)?;
-            }
-            Encoder::Binary { out, chunk } => {
-                out.write_all(chunk)?;
-                chunk.clear();
-                std::io::copy(&mut from, out)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes the rest and the trailer (the closing bracket, or the zstd seek table).
-    fn finish(self) -> std::io::Result<()> {
-        match self {
-            Encoder::Json { mut file, mut chunk, .. } => {
-                chunk.extend_from_slice(b"\n]\n");
-                file.write_all(&chunk)
-            }
-            Encoder::Binary { mut out, chunk } => {
-                out.write_all(&chunk)?;
-                out.finish().map(drop).map_err(std::io::Error::other)
-            }
-        }
     }
 }
