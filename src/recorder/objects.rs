@@ -6,10 +6,14 @@
 //! bookkeeping, the struct type) involves string work, so it is done once per shape and
 //! cached: per class and set of `__dict__` keys, or per class for `__slots__`. Keys of
 //! instance dicts are interned strings shared by all instances, so a shape is
-//! recognised by the addresses of its key objects (kept alive by the cache).
+//! recognised by the addresses of its key objects (kept alive by the shape).
+//!
+//! The caches hold classes weakly ([`ClassCache`]): a class the program drops is freed
+//! as it would be without the recorder (`unittest.mock` makes a class per mock).
 
 use std::ffi::CStr;
 use std::hash::{Hash, Hasher};
+use std::ptr;
 use std::sync::Arc;
 
 use pyo3::ffi;
@@ -22,7 +26,8 @@ use super::values::{str_text, type_name, Sink, MAX_ITEMS};
 
 /// One attribute of a shape.
 pub struct Field {
-    /// The key object (dict shapes) or the byte offset in the object (slot shapes).
+    /// The byte offset of the slot in the object (slot shapes; 0 in dict shapes, whose
+    /// fields are the dict's string keys in the order of [`Shape::keys`]).
     pub at: usize,
     /// False for dunder bookkeeping (`__objclass__`, …), which is not recorded.
     pub shown: bool,
@@ -33,18 +38,20 @@ pub struct Field {
 pub struct Shape {
     pub type_id: TypeId,
     pub fields: Vec<Field>,
+    /// The key objects of a dict shape, which recognise it by address; held, so that no
+    /// other string can take one of those addresses while the shape is cached.
+    keys: Vec<Py<PyAny>>,
 }
 
 #[derive(Default)]
 pub struct ObjectShapes {
-    /// Dict shapes by a hash of (class, key addresses); a bucket holds every shape
-    /// with that hash, told apart by their keys.
-    by_keys: FxHashMap<u64, Vec<(usize, Arc<Shape>)>>,
+    /// Dict shapes by class and a hash of their key addresses; on a hash collision the
+    /// newer shape replaces the older.
+    by_keys: ClassCache<(usize, u64), Arc<Shape>>,
     /// Slot shapes by class; `None` for a class without slots.
-    by_class: FxHashMap<usize, Option<Arc<Shape>>>,
+    by_class: ClassCache<usize, Option<Arc<Shape>>>,
     /// `<Name object>` per class, for instances with neither.
-    opaque: FxHashMap<usize, String>,
-    keep_alive: Vec<Py<PyAny>>,
+    opaque: ClassCache<usize, String>,
 }
 
 // Shapes are shared (`Arc`) between the cache and the encoding in progress; `Arc` rather
@@ -56,30 +63,25 @@ impl ObjectShapes {
     /// `class` and `dict` are valid objects, `dict` a dict; the GIL is held.
     pub unsafe fn dict_shape(&mut self, py: Python<'_>, class: *mut ffi::PyObject, dict: *mut ffi::PyObject, sink: &mut Sink<'_>) -> Arc<Shape> {
         let mut hasher = FxHasher::default();
-        class.hash(&mut hasher);
         for_each_str_key(dict, |key, _| key.hash(&mut hasher));
-        let hash = hasher.finish();
-        if let Some(bucket) = self.by_keys.get(&hash) {
-            for (bucket_class, shape) in bucket {
-                if *bucket_class == class as usize && same_keys(dict, shape) {
-                    return Arc::clone(shape);
-                }
-            }
+        let cache_key = (class as usize, hasher.finish());
+        if let Some(shape) = self.by_keys.get(&cache_key, class).filter(|shape| same_keys(dict, shape)) {
+            return Arc::clone(shape);
         }
         let mut fields = Vec::new();
         let mut names = Vec::new();
+        let mut keys = Vec::new();
         for_each_str_key(dict, |key, _| {
             let name = str_text(key);
             let shown = !(name.starts_with("__") && name.ends_with("__"));
-            fields.push(Field { at: key as usize, shown, secret: is_secret_name(&name) });
+            fields.push(Field { at: 0, shown, secret: is_secret_name(&name) });
             if shown {
                 names.push(name);
             }
-            self.keep_alive.push(Py::from_borrowed_ptr(py, key));
+            keys.push(Py::from_borrowed_ptr(py, key));
         });
-        let shape = Arc::new(Shape { type_id: struct_type(class, &names, sink), fields });
-        self.keep_alive.push(Py::from_borrowed_ptr(py, class));
-        self.by_keys.entry(hash).or_default().push((class as usize, Arc::clone(&shape)));
+        let shape = Arc::new(Shape { type_id: struct_type(class, &names, sink), fields, keys });
+        self.by_keys.insert(py, cache_key, class, Arc::clone(&shape));
         shape
     }
 
@@ -88,7 +90,7 @@ impl ObjectShapes {
     /// # Safety
     /// `class` is a valid type object; the GIL is held.
     pub unsafe fn slot_shape(&mut self, py: Python<'_>, class: *mut ffi::PyObject, sink: &mut Sink<'_>) -> Option<Arc<Shape>> {
-        if let Some(shape) = self.by_class.get(&(class as usize)) {
+        if let Some(shape) = self.by_class.get(&(class as usize), class) {
             return shape.clone();
         }
         let mut fields = Vec::new();
@@ -100,9 +102,8 @@ impl ObjectShapes {
                 names.push(name);
             }
         }
-        let shape = (!fields.is_empty()).then(|| Arc::new(Shape { type_id: struct_type(class, &names, sink), fields }));
-        self.keep_alive.push(Py::from_borrowed_ptr(py, class));
-        self.by_class.insert(class as usize, shape.clone());
+        let shape = (!fields.is_empty()).then(|| Arc::new(Shape { type_id: struct_type(class, &names, sink), fields, keys: Vec::new() }));
+        self.by_class.insert(py, class as usize, class, shape.clone());
         shape
     }
 
@@ -112,13 +113,96 @@ impl ObjectShapes {
     /// `obj` is a valid object; the GIL is held.
     pub unsafe fn opaque_text(&mut self, py: Python<'_>, obj: *mut ffi::PyObject) -> String {
         let class = ffi::Py_TYPE(obj) as *mut ffi::PyObject;
-        if let Some(text) = self.opaque.get(&(class as usize)) {
+        if let Some(text) = self.opaque.get(&(class as usize), class) {
             return text.clone();
         }
         let text = format!("<{} object>", type_name(obj));
-        self.keep_alive.push(Py::from_borrowed_ptr(py, class));
-        self.opaque.insert(class as usize, text.clone());
+        self.opaque.insert(py, class as usize, class, text.clone());
         text
+    }
+}
+
+/// Values cached per class (and more of a key `K`) without keeping the classes alive:
+/// each entry holds its class as a [`ClassRef`], and a lookup finds an entry only while
+/// that is still the class looked up. Entries of freed classes are swept out whenever
+/// the cache has doubled since the last sweep, so classes made and dropped at run time
+/// do not grow it without bound.
+pub struct ClassCache<K, V> {
+    entries: FxHashMap<K, (ClassRef, V)>,
+    /// The size at which the next insertion sweeps.
+    sweep_at: usize,
+}
+
+/// The smallest cache that is swept: below it, a sweep costs more than it frees.
+const MIN_SWEEP: usize = 64;
+
+impl<K, V> Default for ClassCache<K, V> {
+    fn default() -> Self {
+        Self { entries: FxHashMap::default(), sweep_at: MIN_SWEEP }
+    }
+}
+
+impl<K: Hash + Eq, V> ClassCache<K, V> {
+    /// The value cached under `key` for `class`, the type of a live object.
+    pub fn get(&self, key: &K, class: *mut ffi::PyObject) -> Option<&V> {
+        self.entries.get(key).filter(|(cached, _)| cached.is(class)).map(|(_, value)| value)
+    }
+
+    /// Caches `value` under `key` for `class`, replacing an entry of a class freed since.
+    /// A class that takes no weak reference is not cached (looked up anew each time).
+    ///
+    /// # Safety
+    /// `class` is a live type object; the GIL is held.
+    pub unsafe fn insert(&mut self, py: Python<'_>, key: K, class: *mut ffi::PyObject, value: V) {
+        let Some(class) = ClassRef::new(py, class) else {
+            return;
+        };
+        if self.entries.len() >= self.sweep_at {
+            self.entries.retain(|_, (cached, _)| cached.is_alive());
+            self.sweep_at = (2 * self.entries.len()).max(MIN_SWEEP);
+        }
+        self.entries.insert(key, (class, value));
+    }
+}
+
+/// A class as a cache holds it: its address and, for a class that can be freed (a heap
+/// type: any class the program makes), a weak reference telling whether the class at
+/// that address is still this one, as a freed class's address can be reused by a new
+/// class. Only addresses are compared: a class that may be freed is never read.
+struct ClassRef {
+    address: usize,
+    /// `None` for a static type, which lives as long as the interpreter.
+    weak: Option<Py<PyAny>>,
+}
+
+impl ClassRef {
+    /// # Safety
+    /// `class` is a live type object; the GIL is held.
+    unsafe fn new(py: Python<'_>, class: *mut ffi::PyObject) -> Option<Self> {
+        let address = class as usize;
+        if (*(class as *mut ffi::PyTypeObject)).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+            return Some(Self { address, weak: None });
+        }
+        let weak = ffi::PyWeakref_NewRef(class, ptr::null_mut());
+        if weak.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(Self { address, weak: Some(Py::from_owned_ptr(py, weak)) })
+    }
+
+    /// Whether this is `class`: the same address, and not freed since.
+    fn is(&self, class: *mut ffi::PyObject) -> bool {
+        self.address == class as usize
+            && self.weak.as_ref().is_none_or(|weak| {
+                // SAFETY: `weak` is a live weak reference (held); its referent is read as an
+                // address only (None once the class is freed, before its memory is reused).
+                unsafe { (*weak.as_ptr().cast::<ffi::PyWeakReference>()).wr_object == class }
+            })
+    }
+
+    fn is_alive(&self) -> bool {
+        self.is(self.address as *mut ffi::PyObject)
     }
 }
 
@@ -141,10 +225,10 @@ unsafe fn same_keys(dict: *mut ffi::PyObject, shape: &Shape) -> bool {
     let mut i = 0;
     let mut same = true;
     for_each_str_key(dict, |key, _| {
-        same &= shape.fields.get(i).is_some_and(|field| field.at == key as usize);
+        same &= shape.keys.get(i).is_some_and(|known| known.as_ptr() == key);
         i += 1;
     });
-    same && i == shape.fields.len()
+    same && i == shape.keys.len()
 }
 
 /// The slot members (`__slots__` entries) of a class and its bases: name and offset.

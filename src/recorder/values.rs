@@ -10,19 +10,20 @@
 //!
 //! Bounds: containers nest at most [`MAX_DEPTH`] levels and show at most [`MAX_ITEMS`]
 //! items, one value holds at most [`MAX_NODES`] nested values in all, strings keep at
-//! most [`MAX_STR_CHARS`] characters, ints at most [`MAX_INT_HEX_DIGITS`] hex digits;
-//! whatever is cut is marked with `… N more`.
+//! most [`MAX_STR_CHARS`] characters, ints at most [`MAX_INT_BITS`] bits; whatever is cut
+//! is marked with `… N more`.
 
 use std::ffi::CStr;
 use std::os::raw::c_int;
+use std::ptr;
 
 use pyo3::ffi;
+use pyo3::intern;
 use pyo3::prelude::*;
 use runtime_tracing::{TraceLowLevelEvent, TypeId, TypeKind, ValueRecord, NONE_TYPE_ID};
-use rustc_hash::FxHashMap;
 
 use super::interner::Interner;
-use super::objects::{self, ObjectShapes};
+use super::objects::{self, ClassCache, ObjectShapes};
 use super::redaction::{is_secret_name, REDACTED};
 
 extern "C" {
@@ -37,19 +38,18 @@ pub const MAX_DEPTH: u32 = 3;
 pub const MAX_ITEMS: usize = 16;
 pub const MAX_NODES: usize = 64;
 pub const MAX_STR_CHARS: isize = 500;
-pub const MAX_INT_HEX_DIGITS: usize = 1024;
+pub const MAX_INT_BITS: usize = 4096;
 
 /// Encodes values, remembering the type id of each Python type it has seen.
 #[derive(Default)]
 pub struct ValueEncoder {
-    /// Type object address → type id. `keep_alive` holds the type objects, so an
-    /// address cannot be reused by another type while the session runs.
-    types: FxHashMap<(usize, u8), TypeId>,
+    /// (Type object address, kind) → type id.
+    types: ClassCache<(usize, u8), TypeId>,
     shapes: ObjectShapes,
-    keep_alive: Vec<Py<PyAny>>,
     /// Nested values the value being encoded may still hold.
     budget: usize,
-    /// The last type looked up (containers are mostly of one element type).
+    /// The last static type looked up (containers are mostly of one element type). Only
+    /// static types, which are never freed, so that its address alone identifies it.
     last_type: ((usize, u8), TypeId),
     /// Approximate heap bytes of the values encoded since [`ValueEncoder::take_bytes`].
     bytes: usize,
@@ -161,7 +161,7 @@ impl ValueEncoder {
                 let type_id = self.type_id_of(py, obj, TypeKind::Seq, sink);
                 return ValueRecord::Sequence { elements: self.dict_items(py, obj, depth, sink), is_slice: false, type_id };
             }
-            if ffi::PyAnySet_CheckExact(obj) != 0 {
+            if is_any_set(obj) {
                 let type_id = self.type_id_of(py, obj, TypeKind::Set, sink);
                 return ValueRecord::Sequence { elements: self.set_items(py, obj, depth, sink), is_slice: false, type_id };
             }
@@ -169,7 +169,7 @@ impl ValueEncoder {
                 let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
                 return ValueRecord::Raw { r: repr_text(obj), type_id };
             }
-            if let Some(r) = named_object_text(obj) {
+            if let Some(r) = named_object_text(py, obj) {
                 let type_id = self.type_id_of(py, obj, TypeKind::Raw, sink);
                 return ValueRecord::Raw { r, type_id };
             }
@@ -228,13 +228,14 @@ impl ValueEncoder {
         elements
     }
 
-    /// Elements of an exact `set`/`frozenset` (their iterator is C code).
+    /// Elements of a `set`/`frozenset` or a subclass's instance, read by the builtin set
+    /// iterator (C code), never a subclass's `__iter__`.
     unsafe fn set_items(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, depth: u32, sink: &mut Sink<'_>) -> Vec<ValueRecord> {
         let len = ffi::PySet_Size(obj) as usize;
         if depth >= MAX_DEPTH {
             return self.cut_all(len, sink);
         }
-        let iter = ffi::PyObject_GetIter(obj);
+        let iter = (*ptr::addr_of!(ffi::PySet_Type)).tp_iter.map_or(ptr::null_mut(), |set_iter| set_iter(obj));
         if iter.is_null() {
             ffi::PyErr_Clear();
             return vec![self.cut(len, sink)];
@@ -324,21 +325,24 @@ impl ValueEncoder {
     /// The type id for `obj`'s Python type, interned on first sight.
     fn type_id_of(&mut self, py: Python<'_>, obj: *mut ffi::PyObject, kind: TypeKind, sink: &mut Sink<'_>) -> TypeId {
         // SAFETY: `obj` is a valid object; its type outlives it.
-        let type_ptr = unsafe { ffi::Py_TYPE(obj) } as *mut ffi::PyObject;
-        let key = (type_ptr as usize, kind as u8);
+        let tp = unsafe { ffi::Py_TYPE(obj) };
+        let key = (tp as usize, kind as u8);
         if self.last_type.0 == key {
             return self.last_type.1;
         }
-        if let Some(id) = self.types.get(&key) {
-            self.last_type = (key, *id);
-            return *id;
+        if let Some(&id) = self.types.get(&key, tp.cast()) {
+            // SAFETY: as above.
+            if unsafe { (*tp).tp_flags } & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+                self.last_type = (key, id);
+            }
+            return id;
         }
-        // SAFETY: as above.
-        let id = sink.interner.type_id(kind, &unsafe { type_name(obj) }, sink.out);
-        self.types.insert(key, id);
-        // SAFETY: `type_ptr` is a valid object; the new strong reference keeps it alive.
-        self.keep_alive.push(unsafe { Py::from_borrowed_ptr(py, type_ptr) });
-        id
+        // SAFETY: as above; the GIL is held.
+        unsafe {
+            let id = sink.interner.type_id(kind, &type_name(obj), sink.out);
+            self.types.insert(py, key, tp.cast(), id);
+            id
+        }
     }
 }
 
@@ -350,19 +354,25 @@ unsafe fn encode_int(obj: *mut ffi::PyObject, type_id: TypeId) -> ValueRecord {
         return ValueRecord::Int { i, type_id };
     }
     ffi::PyErr_Clear();
-    // Hex text is linear to produce and to parse, unlike decimal.
+    // The bit count of the magnitude; `(size_t)-1` when even that overflows.
+    let bits = ffi::_PyLong_NumBits(obj);
+    if bits == usize::MAX {
+        ffi::PyErr_Clear();
+        return ValueRecord::Raw { r: "<int>".to_owned(), type_id };
+    }
+    if bits > MAX_INT_BITS {
+        return ValueRecord::Raw { r: format!("<int of {bits} bits>"), type_id };
+    }
+    // Hex text is linear to produce and to parse, and has no length limit, unlike decimal.
     let hex = ffi::PyNumber_ToBase(obj, 16);
     if hex.is_null() {
         ffi::PyErr_Clear();
         return ValueRecord::Raw { r: "<int>".to_owned(), type_id };
     }
-    let text = str_text(hex);
+    let text = utf8_text(hex);
     ffi::Py_DECREF(hex);
     let negative = text.starts_with('-');
     let digits = text.trim_start_matches('-').trim_start_matches("0x");
-    if digits.len() > MAX_INT_HEX_DIGITS {
-        return ValueRecord::Raw { r: format!("<int of {} bits>", digits.len() * 4), type_id };
-    }
     ValueRecord::BigInt { b: hex_to_bytes(digits), negative, type_id }
 }
 
@@ -472,19 +482,22 @@ unsafe fn bytes_text(obj: *mut ffi::PyObject) -> String {
     out
 }
 
-/// `"ValueError: message"`, as Python prints an uncaught exception. For a builtin
-/// exception type whose arguments are plain builtin values the message is its `str()`
-/// (C code all the way down); otherwise it is built from `args`, since a class the
-/// program defines, or an argument of one, could run anything in `__str__`.
+/// `"ValueError: message"`, as Python prints an uncaught exception. When `str()` of the
+/// exception is C code formatting plain values ([`has_plain_str`]) the message is that;
+/// otherwise it is built from `args`, since the program's `__str__`, or an object of its
+/// classes among what a builtin `__str__` formats, could run anything.
 unsafe fn exception_text(obj: *mut ffi::PyObject) -> String {
     let name = type_name(obj);
-    if (*ffi::Py_TYPE(obj)).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 && has_plain_args(obj) {
+    if has_plain_str(obj) {
         let text = ffi::PyObject_Str(obj);
-        if !text.is_null() {
+        // A builtin `__str__` can return text and leave an error set (a UnicodeError whose
+        // `start` is out of range): that text is garbled, and the error must not be left.
+        if !text.is_null() && ffi::PyErr_Occurred().is_null() {
             let message = str_text(text);
             ffi::Py_DECREF(text);
             return if message.is_empty() { name } else { format!("{name}: {message}") };
         }
+        ffi::Py_XDECREF(text);
         ffi::PyErr_Clear();
     }
     let args = PyException_GetArgs(obj);
@@ -500,41 +513,96 @@ unsafe fn exception_text(obj: *mut ffi::PyObject) -> String {
         1 if ffi::PyLong_CheckExact(ffi::PyTuple_GET_ITEM(args, 0)) != 0 => {
             format!("{name}: {}", repr_text(ffi::PyTuple_GET_ITEM(args, 0)))
         }
+        1 => format!("{name} (1 argument)"),
         n => format!("{name} ({n} arguments)"),
     };
     ffi::Py_DECREF(args);
     text
 }
 
-/// Builtin types whose `repr` is C code that cannot run user code and shows no address.
-unsafe fn has_safe_repr(obj: *mut ffi::PyObject) -> bool {
-    ffi::PyComplex_CheckExact(obj) != 0
-        || ffi::PyType_CheckExact(obj) != 0
-        || ffi::PyRange_Check(obj) != 0
-        || ffi::PySlice_Check(obj) != 0
+/// Whether `str(exc)` is C code that formats plain values only: the type's `__str__` is a
+/// builtin exception's own (a subclass's could run anything), and every value that one
+/// formats is plain (an attribute set after construction could be any object).
+unsafe fn has_plain_str(obj: *mut ffi::PyObject) -> bool {
+    // Slots compared by address: each is one C function of the interpreter.
+    let tp_str = (*ffi::Py_TYPE(obj)).tp_str.map(|f| f as usize);
+    let str_of = |exc_type: *mut ffi::PyObject| (*exc_type.cast::<ffi::PyTypeObject>()).tp_str.map(|f| f as usize);
+    if tp_str == str_of(ffi::PyExc_BaseException) || tp_str == str_of(ffi::PyExc_KeyError) || tp_str == str_of(ffi::PyExc_ImportError) {
+        // `args` (ImportError: its `msg` when that is an exact str, else `args`).
+        has_plain_args(obj)
+    } else if tp_str == str_of(ffi::PyExc_OSError) {
+        let exc = obj.cast::<ffi::PyOSErrorObject>();
+        has_plain_args(obj) && [(*exc).myerrno, (*exc).strerror, (*exc).filename, (*exc).filename2].into_iter().all(|value| is_plain_or_unset(value))
+    } else if tp_str == str_of(ffi::PyExc_SyntaxError) {
+        // `msg`; the file name and line number only when they are a str and an exact int.
+        is_plain_or_unset((*obj.cast::<ffi::PySyntaxErrorObject>()).msg)
+    } else if tp_str == str_of(ffi::PyExc_UnicodeEncodeError) || tp_str == str_of(ffi::PyExc_UnicodeTranslateError) {
+        unicode_error_is_plain(obj, |object| ffi::PyUnicode_CheckExact(object) != 0)
+    } else if tp_str == str_of(ffi::PyExc_UnicodeDecodeError) {
+        unicode_error_is_plain(obj, |object| ffi::PyBytes_CheckExact(object) != 0)
+    } else {
+        false
+    }
 }
 
-/// Functions and modules, named without their address (which would differ per run)
-/// and without calling their `repr` (a module's runs Python code in importlib).
-unsafe fn named_object_text(obj: *mut ffi::PyObject) -> Option<String> {
-    let (kind, attribute) = if ffi::PyFunction_Check(obj) != 0 {
-        ("function", c"__qualname__")
+/// A UnicodeError's `__str__` formats its `encoding` and `reason` and reads its `object`
+/// as the str (bytes, for a decode error) it was made with, without checking.
+unsafe fn unicode_error_is_plain(obj: *mut ffi::PyObject, object_is: impl Fn(*mut ffi::PyObject) -> bool) -> bool {
+    let exc = obj.cast::<ffi::PyUnicodeErrorObject>();
+    is_plain_or_unset((*exc).encoding) && is_plain_or_unset((*exc).reason) && ((*exc).object.is_null() || object_is((*exc).object))
+}
+
+/// Builtin types whose `repr` is C code that cannot run user code and shows no address.
+#[inline]
+unsafe fn has_safe_repr(obj: *mut ffi::PyObject) -> bool {
+    ffi::PyComplex_CheckExact(obj) != 0 || ffi::PyRange_Check(obj) != 0 || (ffi::PySlice_Check(obj) != 0 && has_plain_bounds(obj))
+}
+
+/// Whether a slice holds plain values only: its `repr` is theirs.
+unsafe fn has_plain_bounds(slice: *mut ffi::PyObject) -> bool {
+    let slice = slice.cast::<ffi::PySliceObject>();
+    [(*slice).start, (*slice).stop, (*slice).step].into_iter().all(|value| is_plain(value))
+}
+
+/// Classes, functions and modules, named without their address (which would differ per
+/// run) and without calling their `repr` (a module's runs Python code in importlib, a
+/// metaclass's is the program's), read from the objects themselves.
+unsafe fn named_object_text(py: Python<'_>, obj: *mut ffi::PyObject) -> Option<String> {
+    let (kind, name) = if ffi::PyType_Check(obj) != 0 {
+        return Some(class_text(py, obj.cast()));
+    } else if ffi::PyFunction_Check(obj) != 0 {
+        ("function", (*obj.cast::<ffi::PyFunctionObject>()).func_qualname)
     } else if ffi::PyModule_CheckExact(obj) != 0 {
-        ("module", c"__name__")
+        // From the module's dict: a missing `__name__` must not reach the module's
+        // `__getattr__` (PEP 562).
+        let dict = ffi::PyModule_GetDict(obj);
+        ("module", if dict.is_null() { dict } else { ffi::PyDict_GetItem(dict, intern!(py, "__name__").as_ptr()) })
     } else {
         return None;
     };
-    let name = ffi::PyObject_GetAttrString(obj, attribute.as_ptr());
-    if name.is_null() || ffi::PyUnicode_Check(name) == 0 {
-        ffi::PyErr_Clear();
-        if !name.is_null() {
-            ffi::Py_DECREF(name);
+    Some(if !name.is_null() && ffi::PyUnicode_Check(name) != 0 {
+        format!("<{kind} {}>", str_text(name))
+    } else {
+        format!("<{kind}>")
+    })
+}
+
+/// `<class 'module.Qualname'>`, as `type.__repr__` writes it, from the type object's own
+/// fields and dict: neither a metaclass's `__repr__` nor its `__getattribute__` is asked.
+unsafe fn class_text(py: Python<'_>, tp: *mut ffi::PyTypeObject) -> String {
+    // A static type's `tp_name` is its module and name already (`collections.OrderedDict`).
+    if (*tp).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE != 0 && !(*tp).tp_dict.is_null() {
+        let module = ffi::PyDict_GetItem((*tp).tp_dict, intern!(py, "__module__").as_ptr());
+        let qualname = (*tp.cast::<ffi::PyHeapTypeObject>()).ht_qualname;
+        if !module.is_null()
+            && ffi::PyUnicode_Check(module) != 0
+            && ffi::PyUnicode_CompareWithASCIIString(module, c"builtins".as_ptr()) != 0
+            && !qualname.is_null()
+        {
+            return format!("<class '{}.{}'>", str_text(module), str_text(qualname));
         }
-        return Some(format!("<{kind}>"));
     }
-    let text = format!("<{kind} {}>", str_text(name));
-    ffi::Py_DECREF(name);
-    Some(text)
+    format!("<class '{}'>", CStr::from_ptr((*tp).tp_name).to_string_lossy())
 }
 
 unsafe fn repr_text(obj: *mut ffi::PyObject) -> String {
@@ -548,24 +616,40 @@ unsafe fn repr_text(obj: *mut ffi::PyObject) -> String {
     text
 }
 
-/// True when every argument of the exception is a str, int, float, bool, bytes or None.
+/// True when every argument of the exception is plain ([`is_plain`]).
 unsafe fn has_plain_args(obj: *mut ffi::PyObject) -> bool {
     let args = PyException_GetArgs(obj);
     if args.is_null() {
         ffi::PyErr_Clear();
         return false;
     }
-    let plain = (0..ffi::PyTuple_GET_SIZE(args)).all(|i| {
-        let arg = ffi::PyTuple_GET_ITEM(args, i);
-        arg == ffi::Py_None()
-            || ffi::PyUnicode_CheckExact(arg) != 0
-            || ffi::PyLong_CheckExact(arg) != 0
-            || ffi::PyFloat_CheckExact(arg) != 0
-            || ffi::PyBool_Check(arg) != 0
-            || ffi::PyBytes_CheckExact(arg) != 0
-    });
+    let plain = (0..ffi::PyTuple_GET_SIZE(args)).all(|i| is_plain(ffi::PyTuple_GET_ITEM(args, i)));
     ffi::Py_DECREF(args);
     plain
+}
+
+/// A str, int, float, bool, bytes or None: their `str` and `repr` are C code.
+unsafe fn is_plain(obj: *mut ffi::PyObject) -> bool {
+    obj == ffi::Py_None()
+        || ffi::PyUnicode_CheckExact(obj) != 0
+        || ffi::PyLong_CheckExact(obj) != 0
+        || ffi::PyFloat_CheckExact(obj) != 0
+        || ffi::PyBool_Check(obj) != 0
+        || ffi::PyBytes_CheckExact(obj) != 0
+}
+
+/// Plain, or an attribute never set (null), which a builtin `__str__` skips.
+unsafe fn is_plain_or_unset(obj: *mut ffi::PyObject) -> bool {
+    obj.is_null() || is_plain(obj)
+}
+
+/// A set or frozenset, or an instance of a subclass of either (recorded like its base).
+/// The size test is cheap and fails for every object not laid out as a set, sparing
+/// those the two subtype walks of `PyAnySet_Check`.
+#[inline]
+unsafe fn is_any_set(obj: *mut ffi::PyObject) -> bool {
+    ffi::PyAnySet_CheckExact(obj) != 0
+        || ((*ffi::Py_TYPE(obj)).tp_basicsize >= std::mem::size_of::<ffi::PySetObject>() as ffi::Py_ssize_t && ffi::PyAnySet_Check(obj) != 0)
 }
 
 /// `Color.RED` for a member of an `enum.Enum` (whose class's metaclass is `EnumType`),
