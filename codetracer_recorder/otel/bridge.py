@@ -393,16 +393,7 @@ def warn_export_failed(detail: str) -> None:
     if _warned:
         return
     _warned = True
-    message = f"OpenTelemetry export failed; telemetry may be lost: {' '.join(detail.split())}"
-    with contextlib.suppress(Exception):  # a warning about telemetry must not break the program
-        _native.log(
-            "warn",
-            message,
-            error_code="ERR_OTEL_EXPORT",
-            target="codetracer_recorder.otel",
-            file=__file__,
-            line=sys._getframe().f_lineno,
-        )
+    _warn(f"OpenTelemetry export failed; telemetry may be lost: {' '.join(detail.split())}")
 
 
 def warn_dropped(dropped: str) -> None:
@@ -411,7 +402,10 @@ def warn_dropped(dropped: str) -> None:
     :func:`warn_export_failed`: the count is news). Nothing is warned after it."""
     global _warned
     _warned = True
-    message = f"OpenTelemetry export queue was full; telemetry was lost: {dropped}"
+    _warn(f"OpenTelemetry export queue was full; telemetry was lost: {dropped}")
+
+
+def _warn(message: str) -> None:
     with contextlib.suppress(Exception):  # a warning about telemetry must not break the program
         _native.log(
             "warn",
@@ -419,7 +413,7 @@ def warn_dropped(dropped: str) -> None:
             error_code="ERR_OTEL_EXPORT",
             target="codetracer_recorder.otel",
             file=__file__,
-            line=sys._getframe().f_lineno,
+            line=sys._getframe(1).f_lineno,
         )
 
 

@@ -252,3 +252,41 @@ def assert_absent(where: Path, stderr: str, code: str) -> None:
 def signal_status(signum: int) -> int:
     """The return code :mod:`subprocess` gives a child killed by ``signum``."""
     return -int(signum)
+
+
+# ---------------------------------------------------------------------------------------
+# Programs shared by cases
+
+
+RSS_BOUND_MB = 150
+"""Peak RSS allowed for a recording of any length: benchmarks/README.md measured at most
+85 MB; a recorder that kept a run's events in memory would need gigabytes."""
+
+
+def escape_times(side: int) -> str:
+    """A numeric program (Mandelbrot escape times over a ``side`` × ``side`` grid): many
+    line events with float locals and few calls, the recorder's most writer-bound load."""
+    return f"""
+    def escape_time(cr, ci, limit):
+        zr = 0.0
+        zi = 0.0
+        n = 0
+        while n < limit:
+            zr2 = zr * zr
+            zi2 = zi * zi
+            if zr2 + zi2 > 4.0:
+                break
+            zi = 2.0 * zr * zi + ci
+            zr = zr2 - zi2 + cr
+            n += 1
+        return n
+
+    side = {side}
+    total = 0
+    for row in range(side):
+        ci = -1.2 + 2.4 * row / side
+        for column in range(side):
+            cr = -2.0 + 2.6 * column / side
+            total += escape_time(cr, ci, 60)
+    print(total)
+"""

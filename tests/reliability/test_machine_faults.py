@@ -30,11 +30,13 @@ from pathlib import Path
 import pytest
 from harness import (
     BOUND,
+    RSS_BOUND_MB,
     Pair,
     assert_absent,
     assert_complete,
     assert_partial,
     assert_same_behaviour,
+    escape_times,
     program_stderr,
     recorder_argv,
     recorder_codes,
@@ -634,30 +636,7 @@ def test_a_log_file_that_fills_up_keeps_whole_records_and_the_rest_go_to_stderr(
 
 # ---- a program far faster than the trace writer -----------------------------------------
 
-FAST_PRODUCER = """
-    def escape_time(cr, ci, limit):
-        zr = 0.0
-        zi = 0.0
-        n = 0
-        while n < limit:
-            zr2 = zr * zr
-            zi2 = zi * zi
-            if zr2 + zi2 > 4.0:
-                break
-            zi = 2.0 * zr * zi + ci
-            zr = zr2 - zi2 + cr
-            n += 1
-        return n
-
-    side = 100
-    total = 0
-    for row in range(side):
-        ci = -1.2 + 2.4 * row / side
-        for column in range(side):
-            cr = -2.0 + 2.6 * column / side
-            total += escape_time(cr, ci, 60)
-    print(total)
-"""
+FAST_PRODUCER = escape_times(100)
 
 INSPECT_THE_JSON_TRACE = """
 import json, os, sys
@@ -676,10 +655,6 @@ with open(report, "w") as f:
     json.dump({"metadata": metadata, "bytes": os.path.getsize(events), "newlines": newlines,
                "head": head.decode(), "tail": tail.decode().splitlines()[-2:]}, f)
 """
-
-RSS_BOUND_MB = 150
-"""Peak RSS allowed for a recording of any length: benchmarks/README.md measured at most
-85 MB; a queue that did not hold the program back would need several hundred."""
 
 
 @pytest.mark.timeout(240)

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from harness import (
     BOUND,
+    RSS_BOUND_MB,
     Pair,
     assert_complete,
     assert_same_behaviour,
+    escape_times,
     recorder_argv,
     recorder_codes,
     run,
@@ -281,34 +283,7 @@ def test_each_session_decides_anew_what_to_record(program, tmp_path):
 
 # ---- a long recording in bounded memory ---------------------------------------------------
 
-LONG = """
-    def escape_time(cr, ci, limit):
-        zr = 0.0
-        zi = 0.0
-        n = 0
-        while n < limit:
-            zr2 = zr * zr
-            zi2 = zi * zi
-            if zr2 + zi2 > 4.0:
-                break
-            zi = 2.0 * zr * zi + ci
-            zr = zr2 - zi2 + cr
-            n += 1
-        return n
-
-    side = 180
-    total = 0
-    for row in range(side):
-        ci = -1.2 + 2.4 * row / side
-        for column in range(side):
-            cr = -2.0 + 2.6 * column / side
-            total += escape_time(cr, ci, 60)
-    print(total)
-"""
-
-RSS_BOUND_MB = 150
-"""Peak RSS allowed for a recording of any length: benchmarks/README.md measured at most
-85 MB; keeping the run's events in memory would take gigabytes."""
+LONG = escape_times(180)
 
 
 def run_measuring_peak_rss(argv: Sequence[object], *, cwd: Path) -> tuple[Run, int]:
