@@ -42,6 +42,7 @@ from harness import (
     recorder_codes,
     run,
     run_both,
+    run_measuring_peak_rss,
 )
 from tracekit import Program, Run, child_env, limit_file_size, load_trace, looks_like_a_trace
 
@@ -278,27 +279,9 @@ def run_on_a_private_tmpfs(
     namespace = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "-r", "--mount"]
     full = [*namespace, "sh", "-c", IN_A_PRIVATE_TMPFS, "sh", disk, options, prepare, finish]
     full = [str(a) for a in [*full, sys.executable, *argv]]
-    out_path, err_path = cwd / ".tmpfs-run.out", cwd / ".tmpfs-run.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            full, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-    deadline = time.monotonic() + BOUND
-    # os.wait4, not Popen.wait: it gives this child's resource usage (the peak RSS of
-    # the tree below it, which it waited for), not that of every child pytest ever had.
-    while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.waitpid(proc.pid, 0)
-            raise subprocess.TimeoutExpired(full, BOUND)
-        time.sleep(0.05)
-    _, status, usage = waited
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    result = Run(full, proc.returncode, out_path.read_bytes(), err_path.read_bytes(), None)
-    out_path.unlink()
-    err_path.unlink()
+    result, peak_kb = run_measuring_peak_rss(full, cwd=cwd)
     assert result.returncode != 97, f"cannot mount a small filesystem for this test:{result}"
-    return result, usage.ru_maxrss
+    return result, peak_kb
 
 
 @pytest.mark.timeout(120)

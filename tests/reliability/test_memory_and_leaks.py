@@ -8,17 +8,11 @@ measured from outside (peak RSS through ``os.wait4``)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-import time
-from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 from harness import (
-    BOUND,
     RSS_BOUND_MB,
     Pair,
     assert_complete,
@@ -27,8 +21,9 @@ from harness import (
     recorder_argv,
     recorder_codes,
     run,
+    run_measuring_peak_rss,
 )
-from tracekit import Run, child_env, limit_file_size, looks_like_a_trace
+from tracekit import Run, limit_file_size, looks_like_a_trace
 
 LIMIT = 256 * 1024
 """RLIMIT_FSIZE where a case makes some sessions fail for real (EFBIG): a small session's
@@ -286,31 +281,6 @@ def test_each_session_decides_anew_what_to_record(program, tmp_path):
 LONG = escape_times(180)
 
 
-def run_measuring_peak_rss(argv: Sequence[object], *, cwd: Path) -> tuple[Run, int]:
-    """``python argv...`` to its end (within ``BOUND`` seconds), and its peak RSS in KiB.
-    ``os.wait4`` gives this child's own resource usage, where ``getrusage(RUSAGE_CHILDREN)``
-    would give the largest of every child pytest ever had."""
-    full = [sys.executable, *map(str, argv)]
-    out_path, err_path = cwd / ".measured.out", cwd / ".measured.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            full, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-    deadline = time.monotonic() + BOUND
-    while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.waitpid(proc.pid, 0)
-            raise subprocess.TimeoutExpired(full, BOUND)
-        time.sleep(0.05)
-    _, status, usage = waited
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    result = Run(full, proc.returncode, out_path.read_bytes(), err_path.read_bytes(), None)
-    out_path.unlink()
-    err_path.unlink()
-    return result, usage.ru_maxrss
-
-
 @pytest.mark.timeout(240)
 def test_a_long_recording_stays_within_the_memory_bound(program, tmp_path):
     """A program recorded for several seconds (about 40 million events, locals captured
@@ -323,7 +293,7 @@ def test_a_long_recording_stays_within_the_memory_bound(program, tmp_path):
     plain = run([prog.path], cwd=tmp_path)
     options = ["--format", "binary", "--codetracer-log-level", "info"]
     recorded, peak_kb = run_measuring_peak_rss(
-        recorder_argv(prog, trace_dir, options=options), cwd=tmp_path
+        [sys.executable, *recorder_argv(prog, trace_dir, options=options)], cwd=tmp_path
     )
     assert_same_behaviour(Pair(plain, recorded, trace_dir))
     assert recorder_codes(recorded.stderr) == []
