@@ -118,10 +118,8 @@ def active_trace_id() -> str | None:
 
 def pause_for_fork() -> None:
     """Before ``os.fork()``: the active session's writer thread writes what is queued and
-    stops, so the process forks with no thread of the recorder's."""
-
-def resume_after_fork() -> None:
-    """After ``os.fork()``, in the parent: the writer thread starts again."""
+    stops, so the process forks with no thread of the recorder's; it starts again with
+    the parent's next batch."""
 
 def detach_after_fork() -> None:
     """Registered with ``os.register_at_fork(after_in_child=...)``: a forked child lets go

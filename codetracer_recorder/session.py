@@ -27,11 +27,7 @@ CAPTURES: tuple[str, ...] = get_args(Capture)
 # The recorder's writer thread stops across a fork, so the process forks single-threaded
 # (as Python wants: it warns otherwise) and the child gets no writer in mid-write. A
 # forked child must not write into its parent's trace: it detaches.
-os.register_at_fork(
-    before=_native.pause_for_fork,
-    after_in_parent=_native.resume_after_fork,
-    after_in_child=_native.detach_after_fork,
-)
+os.register_at_fork(before=_native.pause_for_fork, after_in_child=_native.detach_after_fork)
 
 
 class StartOptions(TypedDict, total=False):

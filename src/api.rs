@@ -197,23 +197,13 @@ pub fn active_trace_id(py: Python<'_>) -> PyResult<Option<String>> {
 }
 
 /// Before `os.fork()`: the active session's writer thread writes what is queued and
-/// stops, keeping its state, so the process forks with no thread of the recorder's.
+/// stops, keeping its state, so the process forks with no thread of the recorder's; it
+/// starts again with the parent's next batch.
 #[pyfunction]
 pub fn pause_for_fork(py: Python<'_>) -> PyResult<()> {
     guard(py, "pause_for_fork", || {
         if let Some(session) = ACTIVE.borrow_mut(py).as_mut().and_then(|slot| slot.as_mut()) {
             session.pause_writer();
-        }
-        Ok(())
-    })
-}
-
-/// After `os.fork()`, in the parent: the writer thread starts again where it stopped.
-#[pyfunction]
-pub fn resume_after_fork(py: Python<'_>) -> PyResult<()> {
-    guard(py, "resume_after_fork", || {
-        if let Some(session) = ACTIVE.borrow_mut(py).as_mut().and_then(|slot| slot.as_mut()) {
-            session.resume_writer(py);
         }
         Ok(())
     })

@@ -44,7 +44,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api::is_recording, m)?)?;
     m.add_function(wrap_pyfunction!(api::active_trace_id, m)?)?;
     m.add_function(wrap_pyfunction!(api::pause_for_fork, m)?)?;
-    m.add_function(wrap_pyfunction!(api::resume_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(api::detach_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(api::configure_policy, m)?)?;
     m.add_function(wrap_pyfunction!(api::configure_policy_from_env, m)?)?;

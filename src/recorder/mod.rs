@@ -619,13 +619,6 @@ impl Session {
         self.writer.pause();
     }
 
-    /// After `fork()`, in the parent; a writer that cannot start again fails the session.
-    pub fn resume_writer(&mut self, py: Python<'_>) {
-        if let Err(err) = self.writer.resume() {
-            self.fail(py, err);
-        }
-    }
-
     /// Drops the session in a forked child: callbacks off, nothing joined or written
     /// (joining the parent's writer thread would hang, since it does not exist here).
     pub fn forget_in_fork_child(self, py: Python<'_>) {

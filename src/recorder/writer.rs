@@ -111,30 +111,46 @@ impl EventWriter {
 
     /// Queues a batch; blocks while the queue is full. An error means the writer has
     /// stopped (its error is reported by [`EventWriter::finish`]).
-    pub fn send(&self, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
-        self.queue.as_ref().ok_or(())?.send(Message::Events(batch)).map_err(|_| ())
+    pub fn send(&mut self, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
+        self.running()?.send(Message::Events(batch)).map_err(|_| ())
     }
 
     /// Sets `batch` aside for the thread at `index` (see [`Message::SetAside`]).
-    pub fn set_aside(&self, index: usize, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
-        self.queue.as_ref().ok_or(())?.send(Message::SetAside(index, batch)).map_err(|_| ())
+    pub fn set_aside(&mut self, index: usize, batch: Vec<TraceLowLevelEvent>) -> Result<(), ()> {
+        self.running()?.send(Message::SetAside(index, batch)).map_err(|_| ())
     }
 
     /// The events set aside for the thread at `index` follow what was sent before.
-    pub fn rejoin(&self, index: usize) -> Result<(), ()> {
-        self.queue.as_ref().ok_or(())?.send(Message::Rejoin(index)).map_err(|_| ())
+    pub fn rejoin(&mut self, index: usize) -> Result<(), ()> {
+        self.running()?.send(Message::Rejoin(index)).map_err(|_| ())
     }
 
     /// Waits until every queued batch is written to the file.
-    pub fn flush(&self) -> Result<(), ()> {
-        let queue = self.queue.as_ref().ok_or(())?;
+    pub fn flush(&mut self) -> Result<(), ()> {
+        let queue = self.running()?;
         let (done, wait) = sync_channel(1);
         queue.send(Message::Flush(done)).map_err(|_| ())?;
         wait.recv().map_err(|_| ())
     }
 
-    /// Before `fork()`: the thread writes what is queued and ends, keeping its state, so
-    /// the process forks with one thread (Python warns about forking a multi-threaded
+    /// The queue, with the thread started again if a fork paused it. It restarts on
+    /// the first message after the fork, not in the fork's after-hook: Python 3.13
+    /// counts the process's threads after those hooks, to warn about forking threads.
+    fn running(&mut self) -> Result<&SyncSender<Message>, ()> {
+        if let Some(state) = self.parked.take() {
+            match start_thread(*state) {
+                Ok(thread) => self.thread = Some(thread),
+                Err(err) => {
+                    self.ended = Some(Err(err));
+                    self.queue = None;
+                }
+            }
+        }
+        self.queue.as_ref().ok_or(())
+    }
+
+    /// Before `fork()`: the thread writes what is queued and ends, keeping its state
+    /// until the next message (see [`EventWriter::running`]), so the process forks with one thread (Python warns about forking a multi-threaded
     /// process, and a child must not inherit a writer in the middle of a write).
     pub fn pause(&mut self) {
         let Some(queue) = &self.queue else { return };
@@ -146,14 +162,6 @@ impl EventWriter {
             Ok(Ended::Finished(result)) => self.ended = Some(result),
             Err(_) => self.ended = Some(Err(writer_panicked())),
         }
-    }
-
-    /// After `fork()`, in the parent: the thread starts again where it stopped.
-    pub fn resume(&mut self) -> RecorderResult<()> {
-        if let Some(state) = self.parked.take() {
-            self.thread = Some(start_thread(*state)?);
-        }
-        Ok(())
     }
 
     /// Why the writer stopped, once it did not take a message: its thread has ended

@@ -16,7 +16,6 @@ library API). Then three promises are checked:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -178,29 +177,21 @@ def run_until_then_signal(
 
 
 def run_measuring_peak_rss(command: Sequence[str], *, cwd: Path) -> tuple[Run, int]:
-    """``command`` to its end (within :data:`BOUND` seconds), and the peak RSS (KiB) of
-    the process tree it waited for: ``os.wait4`` gives this child's own resource usage,
-    where ``getrusage(RUSAGE_CHILDREN)`` would give the largest of every child pytest
-    ever had."""
-    out_path, err_path = cwd / ".measured.out", cwd / ".measured.err"
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen(
-            command, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err
-        )
-    deadline = time.monotonic() + BOUND
-    while (waited := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.waitpid(proc.pid, 0)
-            raise subprocess.TimeoutExpired(command, BOUND)
-        time.sleep(0.05)
-    _, status, usage = waited
-    # Popen must learn the child was reaped here (or it warns it is still running).
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    result = Run(list(command), proc.returncode, out_path.read_bytes(), err_path.read_bytes(), None)
-    out_path.unlink()
-    err_path.unlink()
-    return result, usage.ru_maxrss
+    """``command`` to its end (within :data:`BOUND` seconds), and its peak RSS (KiB), as
+    GNU time reports it. Not ``os.wait4`` on a child of pytest: a child's peak includes
+    the pytest image it was forked from, before it ran ``exec``."""
+    rss_path = cwd / ".measured.rss"
+    run_ = run(["-c", _TIMED, str(rss_path), *command], cwd=cwd)
+    peak_kb = int(rss_path.read_text().split()[-1])
+    rss_path.unlink()
+    return run_, peak_kb
+
+
+# GNU time, run from a small Python (not forked from pytest), runs the command.
+_TIMED = """\
+import os, sys
+os.execv("/usr/bin/time", ["time", "-f", "%M", "-o", sys.argv[1], *sys.argv[2:]])
+"""
 
 
 @dataclass
